@@ -1,0 +1,1 @@
+export { BaseDeployment, type Deployment, type DeploymentHook, type StartOptions } from "./deployment.js";

@@ -1,0 +1,3 @@
+/** swerex-ts public library API. */
+export * from "./deployment/index.js";
+export * from "./runtime/index.js";
