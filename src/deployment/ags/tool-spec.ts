@@ -1,0 +1,131 @@
+/**
+ * What a swerex-ts SandboxTool looks like for a given configuration (the "custom tool + swerex mount" model
+ * of spec/swerex.md 10.B), and the deterministic name that lets every deployment with the same
+ * configuration, in any process, share one tool.
+ */
+import { createHash } from "node:crypto";
+import type { TencentAGSDeploymentConfig } from "./config.js";
+import type {
+  CreateSandboxToolRequest,
+  CustomConfiguration,
+  MetadataVar,
+  ProbeConfiguration,
+  StorageMount,
+  Tag,
+} from "./types.js";
+
+/** Tag (tools) and Metadata (instances) that mark what swerex-ts created, for `swerex ags gc`. */
+export const MANAGED_KEY = "swerex-ts";
+export const MANAGED_VALUE = "managed";
+export const CONFIG_HASH_KEY = "swerex-ts-config";
+export const OWNER_KEY = "swerex-ts-owner";
+export const DEPLOYMENT_KEY = "swerex-ts-deployment";
+export const TOOL_NAME_PREFIX = "swerex-ts-";
+/** Bump when the tool layout below changes, so old tools are not reused for the new layout. */
+const TOOL_LAYOUT_VERSION = "1";
+const DEFAULT_MOUNT_NAME = "swerex-runtime";
+
+type ToolConfig = Pick<
+  TencentAGSDeploymentConfig,
+  | "image"
+  | "image_registry_type"
+  | "port"
+  | "cpu"
+  | "memory"
+  | "mount_name"
+  | "mount_image"
+  | "mount_image_registry_type"
+  | "mount_path"
+  | "image_subpath"
+  | "mount_readonly"
+>;
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The shell line that starts swerex-remote: the self-contained runtime from the mount when it is there,
+ * else a `swerex-remote` on the image's PATH. `exec` so the server is the container's main process and a
+ * crash of the server is not answered by starting a second, different one.
+ */
+export function swerexStartCommand(config: Pick<ToolConfig, "port" | "mount_path" | "mount_image">): string {
+  const args = `--host 0.0.0.0 --port ${config.port} --auth-token ''`;
+  if (!config.mount_image) return `exec swerex-remote ${args}`;
+  const launcher = shellQuote(`${config.mount_path.replace(/\/+$/, "")}/swerex/run-swerex`);
+  return `if [ -x ${launcher} ]; then exec ${launcher} ${args}; else exec swerex-remote ${args}; fi`;
+}
+
+export function readinessProbe(port: number): ProbeConfiguration {
+  return {
+    HttpGet: { Path: "/", Port: port, Scheme: "HTTP" },
+    ReadyTimeoutMs: 30000,
+    ProbeTimeoutMs: 1000,
+    ProbePeriodMs: 2000,
+    SuccessThreshold: 1,
+    FailureThreshold: 15,
+  };
+}
+
+/** Image, command, port and resources: the tool's configuration, and the per-instance override with `tool_id`. */
+export function customConfiguration(config: ToolConfig): CustomConfiguration {
+  return {
+    Image: config.image,
+    ImageRegistryType: config.image_registry_type,
+    Command: ["/bin/sh", "-c"],
+    Args: [swerexStartCommand(config)],
+    Ports: [{ Name: "http", Port: config.port, Protocol: "TCP" }],
+    Resources: { CPU: config.cpu, Memory: config.memory },
+  };
+}
+
+export function storageMounts(config: ToolConfig): StorageMount[] | undefined {
+  if (!config.mount_image) return undefined;
+  return [
+    {
+      Name: config.mount_name || DEFAULT_MOUNT_NAME,
+      MountPath: config.mount_path,
+      ReadOnly: config.mount_readonly,
+      StorageSource: {
+        Image: {
+          Reference: config.mount_image,
+          ImageRegistryType: config.mount_image_registry_type,
+          SubPath: config.image_subpath,
+        },
+      },
+    },
+  ];
+}
+
+/** The CreateSandboxTool body for a configuration, without ClientToken (the client adds one per creation). */
+export function toolRequest(config: ToolConfig, roleArn: string): CreateSandboxToolRequest {
+  const spec = {
+    ToolType: "custom",
+    NetworkConfiguration: { NetworkMode: "PUBLIC" },
+    CustomConfiguration: { ...customConfiguration(config), Probe: readinessProbe(config.port) },
+    RoleArn: roleArn || undefined,
+    StorageMounts: storageMounts(config),
+  };
+  const hash = createHash("sha256")
+    .update(JSON.stringify([TOOL_LAYOUT_VERSION, spec]))
+    .digest("hex")
+    .slice(0, 20);
+  const tags: Tag[] = [
+    { Key: MANAGED_KEY, Value: MANAGED_VALUE },
+    { Key: CONFIG_HASH_KEY, Value: hash },
+  ];
+  return {
+    ToolName: `${TOOL_NAME_PREFIX}${hash}`,
+    Description: "swerex-ts sandbox (swerex-remote); created and garbage-collected by swerex-ts",
+    Tags: tags,
+    ...spec,
+  };
+}
+
+export function isManagedTool(tags: Tag[] | undefined): boolean {
+  return !!tags?.some((t) => t.Key === MANAGED_KEY && t.Value === MANAGED_VALUE);
+}
+
+export function metadataValue(meta: MetadataVar[] | undefined, name: string): string | undefined {
+  return meta?.find((m) => m.Name === name)?.Value;
+}
