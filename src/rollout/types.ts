@@ -61,6 +61,10 @@ export interface PolicyContext {
   /** 0-based index of this call within the rollout. */
   step: number;
   signal: AbortSignal;
+  /** Proxy-assigned id of this call (the trainer-driven backend hands it to the trainer). */
+  requestId?: string;
+  /** The session's metadata as given to `openSession` (task id, attempt, ...). */
+  metadata?: Record<string, unknown>;
 }
 
 /** Where model calls go: an OpenAI-compatible upstream, a trainer, or a recorded trajectory. */
@@ -76,7 +80,13 @@ export interface ModelCallRecord {
   request: ChatCompletionRequest;
   response: PolicyResponse | null;
   /** Set when the call failed (limit reached, backend error, timeout); the agent got an OpenAI error. */
-  error?: { type: string; message: string };
+  error?: { type: string; message: string; code?: string; status?: number };
   started_at: string;
   duration_ms: number;
+  /** Proxy-assigned id of the call (the trainer answers it by this id). */
+  request_id?: string;
+  /** Where the time went: `policy_ms` waiting for the backend, `total_ms` from request parsed to reply built. */
+  timings?: { policy_ms: number; total_ms: number };
+  /** The session's metadata (task id, attempt, ...), copied so a JSONL line stands on its own. */
+  metadata?: Record<string, unknown>;
 }
