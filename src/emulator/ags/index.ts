@@ -1,1 +1,28 @@
-export {};
+export { AgsApiError } from "./api-error.js";
+export { LocalBackend, type SpawnedRuntimeServer, type SpawnRuntimeServer } from "./backends/local.js";
+export type {
+  BackendHandle,
+  BackendStartSpec,
+  LoopbackTarget,
+  ResolvedImageMount,
+  SandboxBackend,
+} from "./backends/types.js";
+export type { EmulatorLogger } from "./context.js";
+export { AGS_API_VERSION } from "./control-plane.js";
+export {
+  createEmulatorDispatcher,
+  createEmulatorHttpAgent,
+  type EmulatorRoutingOptions,
+} from "./dispatcher.js";
+export { parseAgsDuration } from "./duration.js";
+export {
+  type AgsEmulator,
+  type AgsEmulatorAction,
+  type AgsEmulatorCredential,
+  type AgsEmulatorFault,
+  type AgsEmulatorOptions,
+  DEFAULT_AGS_DOMAIN,
+  startAgsEmulator,
+} from "./emulator.js";
+export { parseGatewayHost } from "./gateway.js";
+export { signTc3, type Tc3SignInput, tc3Date, verifyTc3 } from "./tc3.js";

@@ -1,0 +1,90 @@
+import type { BackendHandle, BackendStartSpec, LoopbackTarget, SandboxBackend } from "./types.js";
+
+/** The shape of `spawnRuntimeServerProcess` in src/server (a swerex-remote child process). */
+export interface SpawnedRuntimeServer {
+  url: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+export type SpawnRuntimeServer = (opts: { authToken: string; port: number }) => Promise<SpawnedRuntimeServer>;
+
+async function defaultSpawner(): Promise<SpawnRuntimeServer> {
+  // Imported lazily so the emulator loads even where the server module is not built in (docker-only use).
+  const mod = (await import("../../../server/index.js")) as Record<string, unknown>;
+  const fn = mod.spawnRuntimeServerProcess;
+  if (typeof fn !== "function") {
+    throw new Error(
+      "src/server does not export spawnRuntimeServerProcess; the local backend cannot start runtimes",
+    );
+  }
+  return fn as SpawnRuntimeServer;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM means it exists but belongs to someone else: still alive.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone: nothing to signal.
+  }
+}
+
+/**
+ * Runs each instance as a real `swerex-remote` process on loopback, with auth off (the tool's start command
+ * is `--auth-token ''`; the gateway token protects it). The tool's image, command and mounts are ignored:
+ * every exposed port of the instance reaches that one runtime server.
+ */
+export class LocalBackend implements SandboxBackend {
+  readonly kind = "local" as const;
+  private readonly handles = new Set<BackendHandle>();
+
+  constructor(private readonly spawner?: SpawnRuntimeServer) {}
+
+  async start(spec: BackendStartSpec): Promise<BackendHandle> {
+    const spawn = this.spawner ?? (await defaultSpawner());
+    spec.signal.throwIfAborted();
+    const server = await spawn({ authToken: "", port: 0 });
+    const declared = new Set(spec.ports);
+    const target: LoopbackTarget = { host: "127.0.0.1", port: server.port };
+    let stopped = false;
+    const handles = this.handles;
+    const handle: BackendHandle = {
+      target: (port) => (declared.size === 0 || declared.has(port) ? target : undefined),
+      isAlive: async () => !stopped && processAlive(server.pid),
+      pause: async () => signal(server.pid, "SIGSTOP"),
+      resume: async () => signal(server.pid, "SIGCONT"),
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        handles.delete(handle);
+        // A stopped (SIGSTOP) process cannot handle SIGTERM until continued.
+        signal(server.pid, "SIGCONT");
+        await server.stop();
+      },
+      async kill() {
+        signal(server.pid, "SIGKILL");
+        await handle.stop();
+      },
+    };
+    this.handles.add(handle);
+    if (spec.signal.aborted) {
+      await handle.stop();
+      spec.signal.throwIfAborted();
+    }
+    return handle;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.handles].map((h) => h.stop()));
+  }
+}

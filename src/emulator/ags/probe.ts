@@ -1,0 +1,45 @@
+import { request } from "undici";
+import type { LoopbackTarget } from "./backends/types.js";
+
+export interface ProbeSpec {
+  path: string;
+  port: number;
+  readyTimeoutMs: number;
+  probeTimeoutMs: number;
+  probePeriodMs: number;
+  successThreshold: number;
+}
+
+/**
+ * Polls `HTTP GET path` on the instance until `successThreshold` consecutive 2xx/3xx answers, or until
+ * `readyTimeoutMs` passes (resolves false). Any status below 400 counts as ready, like Kubernetes.
+ */
+export async function waitUntilReady(
+  resolve: () => LoopbackTarget | undefined,
+  spec: ProbeSpec,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const deadline = Date.now() + spec.readyTimeoutMs;
+  let successes = 0;
+  while (Date.now() < deadline) {
+    signal.throwIfAborted();
+    const target = resolve();
+    if (target) {
+      try {
+        const res = await request(`http://${target.host}:${target.port}${spec.path}`, {
+          method: "GET",
+          signal: AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, spec.probeTimeoutMs))]),
+        });
+        await res.body.dump();
+        successes = res.statusCode < 400 ? successes + 1 : 0;
+      } catch {
+        signal.throwIfAborted();
+        successes = 0;
+      }
+      if (successes >= Math.max(1, spec.successThreshold)) return true;
+    }
+    const wait = Math.max(10, Math.min(spec.probePeriodMs, deadline - Date.now()));
+    await new Promise((r) => setTimeout(r, wait));
+  }
+  return false;
+}
