@@ -1,0 +1,4 @@
+"""Small descriptive statistics helpers."""
+from .stats import mean, median
+
+__all__ = ["mean", "median"]

@@ -1,0 +1,3 @@
+export * from "./apply.js";
+export * from "./clean.js";
+export * from "./extract.js";
