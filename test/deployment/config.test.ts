@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config/index.js";
+import {
+  DeploymentConfig,
+  DummyDeployment,
+  deploymentTypes,
+  getDeployment,
+  LocalDeployment,
+  parseDeploymentConfig,
+  RemoteDeployment,
+} from "../../src/deployment/index.js";
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("did not throw");
+}
+
+describe("defaults of each deployment type", () => {
+  it("local has no other keys", () => {
+    expect(parseDeploymentConfig({ type: "local" })).toEqual({ type: "local" });
+  });
+
+  it("remote: auth_token required; host http://127.0.0.1, port null, timeout 0.15", () => {
+    const c = parseDeploymentConfig({ type: "remote", auth_token: "t" });
+    expect(c).toMatchObject({
+      type: "remote",
+      auth_token: "t",
+      host: "http://127.0.0.1",
+      port: null,
+      timeout: 0.15,
+    });
+  });
+
+  it("dummy has no other keys", () => {
+    expect(parseDeploymentConfig({ type: "dummy" })).toEqual({ type: "dummy" });
+  });
+
+  it("the union parses like each member", () => {
+    expect(DeploymentConfig.parse({ type: "local" })).toEqual({ type: "local" });
+    expect(deploymentTypes()).toEqual(expect.arrayContaining(["local", "remote", "dummy"]));
+  });
+});
+
+describe("rejections", () => {
+  it("rejects an unknown key, naming it and the accepted keys", () => {
+    expect(errorOf(() => parseDeploymentConfig({ type: "local", image: "x" })).message).toBe(
+      'image: unknown key for deployment type "local"; accepted keys: type',
+    );
+  });
+
+  it("rejects an unknown type with the list of types", () => {
+    expect(errorOf(() => parseDeploymentConfig({ type: "nope" })).message).toBe(
+      `type: expected one of ${deploymentTypes().join("|")}, got "nope"`,
+    );
+  });
+
+  it("requires a type unless a default type is given", () => {
+    expect(errorOf(() => parseDeploymentConfig({})).message).toBe(
+      `type: required (one of ${deploymentTypes().join("|")})`,
+    );
+    expect(parseDeploymentConfig({}, { defaultType: "local" })).toEqual({ type: "local" });
+    expect(parseDeploymentConfig({ type: "dummy" }, { defaultType: "local" })).toEqual({ type: "dummy" });
+  });
+
+  it("rejects a non-object", () => {
+    expect(errorOf(() => parseDeploymentConfig("local")).message).toBe(
+      'deployment config: expected an object with a "type" key, got "local"',
+    );
+  });
+
+  it("names the flag or env var that set a bad value", () => {
+    const c = loadConfig({
+      argv: ["--instances.deployment.type=remote", "--instances.deployment.port=abc"],
+      env: { SWEREX_INSTANCES__DEPLOYMENT__TIMEOUT: "-1" },
+      accept: ["instances.deployment"],
+    });
+    const err = errorOf(() =>
+      parseDeploymentConfig(c.get("instances.deployment"), {
+        where: (p) => c.where(["instances", "deployment", ...p]),
+      }),
+    );
+    expect(err.issues).toContainEqual({
+      where: "--instances.deployment.port",
+      message: 'expected number, got "abc"',
+    });
+    expect(err.issues).toContainEqual({
+      where: "--instances.deployment.auth_token",
+      message: "required (string)",
+    });
+    expect(err.issues.find((i) => i.where === "SWEREX_INSTANCES__DEPLOYMENT__TIMEOUT")?.message).toMatch(
+      />=0, got -1$/,
+    );
+  });
+
+  it("takes a numeric auth_token from a flag as the text typed", () => {
+    const c = loadConfig({
+      argv: ["--instances.deployment.auth_token=123"],
+      env: {},
+      accept: ["instances.deployment"],
+    });
+    expect(parseDeploymentConfig(c.get("instances.deployment"), { defaultType: "remote" })).toMatchObject({
+      auth_token: "123",
+    });
+  });
+});
+
+describe("getDeployment", () => {
+  it("returns the deployment class of the config's type, from raw or parsed configs", () => {
+    expect(getDeployment({ type: "local" })).toBeInstanceOf(LocalDeployment);
+    expect(getDeployment({ type: "remote", auth_token: "" })).toBeInstanceOf(RemoteDeployment);
+    expect(getDeployment(parseDeploymentConfig({ type: "dummy" }))).toBeInstanceOf(DummyDeployment);
+  });
+
+  it("rejects a bad config before building anything", () => {
+    expect(() => getDeployment({ type: "remote" })).toThrow("auth_token: required (string)");
+  });
+});
