@@ -1,3 +1,4 @@
+import type { Agent } from "node:http";
 import { CommonClient } from "tencentcloud-sdk-nodejs-common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgsEmulator, startAgsEmulator } from "../../src/emulator/ags/index.js";
@@ -18,7 +19,7 @@ describe("AGS emulator with the real Tencent Cloud SDK (CommonClient)", () => {
     await emu?.close();
   });
 
-  const client = (endpoint: string, secretKey = SECRET_KEY, agent?: unknown) =>
+  const client = (endpoint: string, secretKey = SECRET_KEY, agent?: Agent) =>
     new CommonClient(endpoint, "2025-09-20", {
       credential: { secretId: SECRET_ID, secretKey },
       region: "ap-chongqing",

@@ -97,6 +97,8 @@ export interface AgsEmulator {
     killInstance(instanceId: string): Promise<void>;
     /** Every issued token (or one instance's) expires now: the gateway answers 401. */
     expireTokens(instanceId?: string): void;
+    /** The instance's Timeout elapses now: it stops with StopReason timeout, as a real expiry does. */
+    expireInstance(instanceId: string): void;
     setErrorRate(action: string, rate: number, code?: string, message?: string): void;
     setRateLimit(action: string, perSecond: number): void;
     setApiLatency(ms: number): void;
@@ -268,6 +270,7 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
     inject: {
       killInstance: (id) => instances.kill(id),
       expireTokens: (id) => instances.expireTokens(id),
+      expireInstance: (id) => instances.expireNow(id),
       setErrorRate: (action, rate, code, message) => {
         if (rate <= 0) faults.delete(action);
         else faults.set(action, toFault({ rate, code, message }));

@@ -487,6 +487,11 @@ export class InstanceStore {
     }
   }
 
+  /** Fault injection: the instance's Timeout elapses now (the sweep then stops it with StopReason timeout). */
+  expireNow(instanceId: string): void {
+    this.require(instanceId).expiresAtMs = this.ctx.now() - 1;
+  }
+
   /** Fault injection: the sandbox dies abruptly; the instance becomes FAILED with StopReason=error. */
   async kill(instanceId: string): Promise<void> {
     const inst = this.require(instanceId);
