@@ -1,3 +1,4 @@
 /** swerex-ts public library API. */
 export * from "./deployment/index.js";
 export * from "./runtime/index.js";
+export * from "./server/index.js";

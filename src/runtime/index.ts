@@ -1,3 +1,6 @@
+export * from "./dummy.js";
 export * from "./errors.js";
+export * from "./local/index.js";
 export * from "./protocol.js";
+export * from "./remote.js";
 export type { IsAliveOptions, Runtime } from "./runtime.js";

@@ -1,0 +1,102 @@
+/**
+ * The `swerex-remote` command line (SWE-ReX 4.1): argument parsing, the "listening" line, and shutdown on
+ * SIGTERM/SIGINT. `src/cli/swerex-remote.ts` is only the executable wrapper around `runRemoteCli`.
+ */
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { formatHttpUrl, startRuntimeServer } from "./start.js";
+import { SWEREX_PROTOCOL_VERSION, SWEREX_TS_VERSION } from "./version.js";
+
+const USAGE = "usage: swerex-remote [-h] [-v] [--host HOST] [--port PORT] --auth-token AUTH_TOKEN";
+const CLOSE_DEADLINE_MS = 10_000;
+
+export interface RemoteCliArgs {
+  host: string;
+  port: number;
+  authToken: string;
+}
+
+/** Parsed arguments, or the text and exit code to leave with (argparse's behaviour: usage errors exit 2). */
+export function parseRemoteArgs(
+  argv: string[],
+): RemoteCliArgs | { exitCode: number; stdout?: string; stderr?: string } {
+  if (argv.includes("-v") || argv.includes("--version")) {
+    if (argv.length > 1)
+      return { exitCode: 1, stdout: "Error: --version cannot be combined with other arguments" };
+    return {
+      exitCode: 0,
+      stdout: `swerex-ts ${SWEREX_TS_VERSION} (SWE-ReX ${SWEREX_PROTOCOL_VERSION} protocol)`,
+    };
+  }
+  let values: { host?: string; port?: string; "auth-token"?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        "auth-token": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    return { exitCode: 2, stderr: `${USAGE}\nswerex-remote: error: ${(err as Error).message}` };
+  }
+  if (values.help) {
+    return {
+      exitCode: 0,
+      stdout: `${USAGE}\n\nRuns the SWE-ReX runtime server.\n\noptions:\n  -h, --help            show this help message and exit\n  -v, --version         show version and exit\n  --host HOST           address to listen on (default 0.0.0.0)\n  --port PORT           port to listen on, 0 = any free port (default 8000)\n  --auth-token AUTH_TOKEN\n                        expected X-API-Key; '' turns authentication off`,
+    };
+  }
+  if (values["auth-token"] === undefined) {
+    return {
+      exitCode: 2,
+      stderr: `${USAGE}\nswerex-remote: error: the following arguments are required: --auth-token`,
+    };
+  }
+  const port = Number(values.port ?? "8000");
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || (values.port ?? "8000").trim() === "") {
+    return {
+      exitCode: 2,
+      stderr: `${USAGE}\nswerex-remote: error: argument --port: invalid int value: '${values.port}'`,
+    };
+  }
+  return { host: values.host ?? "0.0.0.0", port, authToken: values["auth-token"] };
+}
+
+export async function runRemoteCli(argv: string[]): Promise<number | undefined> {
+  const parsed = parseRemoteArgs(argv);
+  if ("exitCode" in parsed) {
+    if (parsed.stdout) process.stdout.write(`${parsed.stdout}\n`);
+    if (parsed.stderr) process.stderr.write(`${parsed.stderr}\n`);
+    return parsed.exitCode;
+  }
+  const logger = pino(
+    { level: process.env.SWEREX_LOG_LEVEL ?? "info" },
+    pino.destination({ fd: 2, sync: true }),
+  );
+  const server = await startRuntimeServer({
+    host: parsed.host,
+    port: parsed.port,
+    authToken: parsed.authToken,
+    logger,
+  });
+  process.stdout.write(`swerex-remote listening on ${formatHttpUrl(parsed.host, server.port)}\n`);
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, "shutting down: closing sessions");
+    // Closing the runtime kills every session's process group; the deadline keeps a stuck close from hanging us.
+    const deadline = new Promise((resolve) => setTimeout(resolve, CLOSE_DEADLINE_MS).unref());
+    Promise.race([server.close(), deadline])
+      .catch((err: unknown) => logger.error({ err }, "error while closing"))
+      .finally(() => process.exit(0));
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+  return undefined;
+}

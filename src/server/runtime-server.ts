@@ -1,0 +1,213 @@
+/**
+ * The runtime server: SWE-ReX's `swerex-remote` HTTP API (spec section 4) on fastify, wrapping any Runtime.
+ * Same paths, bodies and status codes as upstream, so Python SWE-agent can drive it; unlike upstream it is
+ * concurrent (per-session serialization is the runtime's job) and its `X-Request-ID` handling is a real
+ * idempotency cache (see request-id-cache.ts).
+ */
+import multipart from "@fastify/multipart";
+import fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import type { Logger } from "pino";
+import type { z } from "zod";
+import { toExceptionTransfer } from "../runtime/errors.js";
+import {
+  Action,
+  BashObservation,
+  CloseBashSessionResponse,
+  CloseSessionRequest,
+  Command,
+  CommandResponse,
+  CreateBashSessionResponse,
+  CreateSessionRequest,
+  EmptyResponse,
+  IsAliveResponse,
+  ReadFileRequest,
+  ReadFileResponse,
+  WriteFileRequest,
+} from "../runtime/protocol.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { apiKeyChecker } from "./api-key.js";
+import { type CachedReply, RequestIdCache, type RequestIdCacheOptions } from "./request-id-cache.js";
+import { placeUpload, receiveUpload } from "./upload.js";
+import { jsonDecodeIssue, parseBody, RequestValidationError } from "./validation.js";
+
+export interface RuntimeServerOptions {
+  runtime: Runtime;
+  /** Expected `X-API-Key`; the empty string turns auth off. */
+  authToken: string;
+  /** Logs go here, with secrets redacted. Default: no logging. */
+  logger?: Logger;
+  requestIdCache?: RequestIdCacheOptions;
+  /** Largest JSON body accepted (write_file content). Default 256 MiB. */
+  bodyLimitBytes?: number;
+  /** Largest uploaded file. Default 1 GiB. */
+  uploadLimitBytes?: number;
+}
+
+/** Header paths that pino must never print, wherever a log line carries request headers. */
+export const REDACTED_LOG_PATHS = [
+  'headers["x-api-key"]',
+  'headers["x-access-token"]',
+  "headers.authorization",
+  'req.headers["x-api-key"]',
+  'req.headers["x-access-token"]',
+  "req.headers.authorization",
+];
+
+/** Every path the protocol defines, with the methods it answers to. */
+export const RUNTIME_SERVER_ROUTES = [
+  { method: "GET", path: "/" },
+  { method: "GET", path: "/is_alive" },
+  { method: "POST", path: "/create_session" },
+  { method: "POST", path: "/run_in_session" },
+  { method: "POST", path: "/close_session" },
+  { method: "POST", path: "/execute" },
+  { method: "POST", path: "/read_file" },
+  { method: "POST", path: "/write_file" },
+  { method: "POST", path: "/upload" },
+  { method: "POST", path: "/close" },
+] as const;
+
+const JSON_TYPE = "application/json; charset=utf-8";
+const ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] as const;
+
+/** Fastify's own request errors (e.g. an upload over the size limit) keep their 4xx status. */
+function httpClientError(err: unknown): { status: number; message: string } | undefined {
+  const e = err as { statusCode?: unknown; code?: unknown; message?: unknown };
+  if (typeof e?.code !== "string" || !e.code.startsWith("FST_") || typeof e.statusCode !== "number")
+    return undefined;
+  if (e.statusCode < 400 || e.statusCode >= 500) return undefined;
+  return { status: e.statusCode, message: String(e.message) };
+}
+
+function jsonReply(statusCode: number, body: unknown): CachedReply {
+  return { statusCode, payload: JSON.stringify(body) };
+}
+
+export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance {
+  const { runtime } = opts;
+  const bodyLimit = opts.bodyLimitBytes ?? 256 * 1024 * 1024;
+  const uploadLimit = opts.uploadLimitBytes ?? 1024 * 1024 * 1024;
+  const logger = opts.logger?.child(
+    { component: "swerex-remote" },
+    { redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } },
+  );
+  const app = fastify({
+    ...(logger ? { loggerInstance: logger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit,
+    // Long commands are the point of this server: no per-request time limit on the server side.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  const cache = new RequestIdCache(opts.requestIdCache);
+  const checkKey = apiKeyChecker(opts.authToken);
+
+  // An empty JSON body means "no body" (a /close sent with a JSON content type); bad JSON is a 422 as in FastAPI.
+  const defaultJson = app.getDefaultJsonParser("error", "ignore");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit }, (req, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    defaultJson(req, body as string, (err, parsed) => {
+      if (err) return done(new RequestValidationError([jsonDecodeIssue(err.message)]), undefined);
+      done(null, parsed);
+    });
+  });
+  app.register(multipart, { limits: { fileSize: uploadLimit, files: 1, fields: 16 } });
+
+  // Auth runs before routing, so an unauthenticated request to any path (even a wrong method) gets 403/401.
+  app.addHook("onRequest", async (req, reply) => {
+    const verdict = checkKey(req.headers["x-api-key"]);
+    if (verdict === "ok") return;
+    req.log.debug({ headers: req.headers, url: req.url }, "rejected request: %s API key", verdict);
+    if (verdict === "missing") return reply.code(403).send({ detail: "Not authenticated" });
+    return reply.code(401).send({ detail: "Invalid API Key" });
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    req.log.debug(
+      { method: req.method, url: req.url, statusCode: reply.statusCode, ms: reply.elapsedTime },
+      "request completed",
+    );
+  });
+
+  /** Turns the outcome of a runtime call into the reply upstream would send. */
+  async function answer(produce: () => Promise<unknown>, out: z.ZodType): Promise<CachedReply> {
+    try {
+      return jsonReply(200, out.parse(await produce()));
+    } catch (err) {
+      if (err instanceof RequestValidationError) return jsonReply(422, { detail: err.detail });
+      const clientError = httpClientError(err);
+      if (clientError) return jsonReply(clientError.status, { detail: clientError.message });
+      const transfer = toExceptionTransfer(err);
+      app.log.info({ class_path: transfer.class_path, msg: transfer.message }, "runtime error → 511");
+      return jsonReply(511, { swerexception: transfer });
+    }
+  }
+
+  /** Runs a request once per `X-Request-ID`; a retried id gets the first reply, even while it is running. */
+  async function send(req: FastifyRequest, reply: FastifyReply, produce: () => Promise<CachedReply>) {
+    const id = req.headers["x-request-id"];
+    const key = typeof id === "string" && id !== "" ? `${req.routeOptions.url}\n${id}` : undefined;
+    const result = key === undefined ? await produce() : await cache.run(key, produce);
+    return reply.code(result.statusCode).type(JSON_TYPE).send(result.payload);
+  }
+
+  function jsonRoute<S extends z.ZodType>(
+    path: string,
+    schema: S,
+    out: z.ZodType,
+    call: (body: z.output<S>) => Promise<unknown>,
+  ) {
+    app.post(path, (req, reply) =>
+      send(req, reply, () => answer(() => call(parseBody(schema, req.body)), out)),
+    );
+  }
+
+  app.get("/", async () => ({ message: "hello world" }));
+  app.get("/is_alive", (req, reply) =>
+    send(req, reply, () => answer(() => runtime.isAlive(), IsAliveResponse)),
+  );
+  jsonRoute("/create_session", CreateSessionRequest, CreateBashSessionResponse, (b) =>
+    runtime.createSession(b),
+  );
+  jsonRoute("/run_in_session", Action, BashObservation, (b) => runtime.runInSession(b));
+  jsonRoute("/close_session", CloseSessionRequest, CloseBashSessionResponse, (b) => runtime.closeSession(b));
+  jsonRoute("/execute", Command, CommandResponse, (b) => runtime.execute(b));
+  jsonRoute("/read_file", ReadFileRequest, ReadFileResponse, (b) => runtime.readFile(b));
+  jsonRoute("/write_file", WriteFileRequest, EmptyResponse, (b) => runtime.writeFile(b));
+  app.post("/upload", (req, reply) =>
+    send(req, reply, () =>
+      answer(async () => placeUpload(await receiveUpload(req)).then(() => ({})), EmptyResponse),
+    ),
+  );
+  app.post("/close", (req, reply) => send(req, reply, () => answer(() => runtime.close(), EmptyResponse)));
+
+  // FastAPI answers a known path with the wrong method with 405, not 404.
+  for (const { method, path } of RUNTIME_SERVER_ROUTES) {
+    const others = ALL_METHODS.filter((m) => m !== method && !(method === "GET" && m === "HEAD"));
+    app.route({
+      method: [...others],
+      url: path,
+      handler: async (_req, reply) => reply.code(405).send({ detail: "Method Not Allowed" }),
+    });
+  }
+  app.setNotFoundHandler(async (_req, reply) => reply.code(404).send({ detail: "Not Found" }));
+
+  app.setErrorHandler(async (err, req, reply) => {
+    if (err instanceof RequestValidationError) return reply.code(422).send({ detail: err.detail });
+    const clientError = httpClientError(err);
+    if (clientError) return reply.code(clientError.status).send({ detail: clientError.message });
+    req.log.error({ err }, "unhandled server error");
+    return reply
+      .code(511)
+      .type(JSON_TYPE)
+      .send(JSON.stringify({ swerexception: toExceptionTransfer(err) }));
+  });
+
+  return app;
+}
