@@ -1,0 +1,48 @@
+/**
+ * Owner labels on every container we create: which process on which host made it. The reaper uses them to
+ * find containers whose owner died without stopping them (SIGKILL, OOM, power loss).
+ */
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+
+export const LABEL_MANAGED = "swerex.managed";
+export const LABEL_OWNER_PID = "swerex.owner.pid";
+export const LABEL_OWNER_HOST = "swerex.owner.host";
+/** The owner's start time (clock ticks since boot), so a recycled pid is not taken for the owner. */
+export const LABEL_OWNER_START = "swerex.owner.start";
+/** Set when `remove_container` is false: the reaper stops such a container but keeps it for inspection. */
+export const LABEL_KEEP = "swerex.keep";
+
+/** Field 22 of /proc/PID/stat (start time), or undefined when the process does not exist. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are plain.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function ownerLabels(): Record<string, string> {
+  return {
+    [LABEL_MANAGED]: "true",
+    [LABEL_OWNER_PID]: String(process.pid),
+    [LABEL_OWNER_HOST]: hostname(),
+    [LABEL_OWNER_START]: processStartTime(process.pid) ?? "",
+  };
+}
+
+export type OwnerState = "alive" | "dead" | "elsewhere";
+
+/** Whether the process that created a container (by its labels) still runs; "elsewhere" = another host. */
+export function ownerState(labels: Record<string, string>): OwnerState {
+  if (labels[LABEL_OWNER_HOST] !== hostname()) return "elsewhere";
+  const pid = Number(labels[LABEL_OWNER_PID]);
+  if (!Number.isInteger(pid) || pid <= 0) return "dead";
+  const start = processStartTime(pid);
+  if (start === undefined) return "dead";
+  const recorded = labels[LABEL_OWNER_START];
+  return recorded && recorded !== start ? "dead" : "alive";
+}
