@@ -1,0 +1,53 @@
+/** SWE-ReX's `_check_bash_command`: `bash -n` over the command before it goes anywhere near the session. */
+import { spawn } from "node:child_process";
+import { BashIncorrectSyntaxError } from "../errors.js";
+import { findBash } from "./bash-binary.js";
+import { decodeBytes } from "./codec.js";
+import { pyRepr } from "./pyrepr.js";
+
+/** `bash -n` only parses, so this is generous; it exists so that a wedged bash cannot hang a request. */
+const CHECK_DEADLINE_MS = 30_000;
+
+interface CheckResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runBashN(command: string, bash: string): Promise<CheckResult> {
+  return new Promise((resolve, reject) => {
+    // argv0 "bash" so that diagnostics read "bash: line 1: ..." as with upstream's `/usr/bin/env bash`.
+    const child = spawn(bash, ["-n"], { argv0: "bash", stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill("SIGKILL"), CHECK_DEADLINE_MS);
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        stdout: decodeBytes(Buffer.concat(out), "utf-8", "backslashreplace"),
+        stderr: decodeBytes(Buffer.concat(err), "utf-8", "backslashreplace"),
+      });
+    });
+    // EPIPE if bash exits before reading everything; the exit code tells the story.
+    child.stdin.on("error", () => {});
+    child.stdin.end(`${command}\n`);
+  });
+}
+
+/** Throws `BashIncorrectSyntaxError` (upstream's message, `extra_info.bash_stdout/bash_stderr`) if `bash -n` rejects `command`. */
+export async function checkBashCommand(command: string, bash: string = findBash()): Promise<void> {
+  const r = await runBashN(command, bash);
+  if (r.code === 0) return;
+  const rc = r.code ?? "killed";
+  const msg =
+    `Error (exit code ${rc}) while checking bash command \n${pyRepr(command)}\n` +
+    `---- Stderr ----\n${r.stderr}\n---- Stdout ----\n${r.stdout}`;
+  throw new BashIncorrectSyntaxError(msg, { extraInfo: { bash_stdout: r.stdout, bash_stderr: r.stderr } });
+}

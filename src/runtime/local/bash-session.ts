@@ -1,0 +1,416 @@
+/**
+ * One persistent bash on a real pty, driven like SWE-ReX's `BashSession`: prompt `PS1=SHELLPS1PREFIX`,
+ * `PS2=''`, `PS0=''`, tty echo off, `TERM=dumb` (no bracketed paste), output with ANSI codes stripped and
+ * CRLF → LF, not trimmed.
+ *
+ * How a normal command is sent differs from upstream, to fix its bugs (docs/local-runtime.md): the command
+ * text goes to a private file, and the shell gets one line, `builtin source <file>; printf <end marker> $?`.
+ * `source` runs in the shell itself, so variables, `cd`, functions, aliases and jobs persist; no parser
+ * decides how to join lines, so `a &\nb`, several heredocs, `A=()`, `[[ ]]`, tabs and very long lines all
+ * work; the end marker carries the exit code and a random nonce, so output can never fake it and late or
+ * stale output cannot be taken for the end of the command. One prompt comes back per action.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as pty from "node-pty";
+import type { Logger } from "pino";
+import {
+  CommandTimeoutError,
+  NonZeroExitCodeError,
+  PexpectEOFError,
+  PexpectTimeoutError,
+  SwerexError,
+} from "../errors.js";
+import type {
+  BashAction,
+  BashInterruptAction,
+  BashObservation,
+  CreateBashSessionRequest,
+} from "../protocol.js";
+import { checkBashCommand } from "./bash-check.js";
+import { SerialQueue } from "./mutex.js";
+import {
+  ExpectEOF,
+  type ExpectResult,
+  ExpectTimeout,
+  Literal,
+  type Pattern,
+  PrefixedMarker,
+  PtyExpect,
+  UserRegex,
+} from "./pty-expect.js";
+import { pyFloat, pyRepr } from "./pyrepr.js";
+import { cleanOutput, PS1 } from "./terminal-text.js";
+
+/** After an end or sync marker bash prints its prompt at once; this only bounds a shell whose PS1 was changed. */
+const PROMPT_AFTER_MARKER_MS = 2_000;
+/** How long a resynchronisation (after an interrupt or a REPL quit) may take once bash is back at its prompt. */
+const SYNC_MS = 5_000;
+/** Pause between Ctrl-C attempts (upstream: 0.2 s). */
+const INTERRUPT_PAUSE_MS = 200;
+/** What an interrupt that stopped at a caller's pattern (not at the prompt) waits for trailing output. */
+const DRAIN_MS = 500;
+/** SIGHUP first (bash passes it on to its jobs), SIGKILL if bash is still there after this. */
+const CLOSE_GRACE_MS = 1_000;
+
+function nonce(): string {
+  return randomBytes(8).toString("hex");
+}
+
+/** Single-quotes a string for bash. */
+function shq(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A `startup_source` path for `source`: quoted, with a leading `~/` still meaning `$HOME`. */
+function sourcePath(p: string): string {
+  return p.startsWith("~/") ? `"$HOME"/${shq(p.slice(2))}` : shq(p);
+}
+
+/** Prints `SWEREX<tag>` without the line itself containing that text, so an echoed line never matches. */
+function printMarker(tag: string): string {
+  return `builtin printf '%s%s\\n' SWEREX ${shq(tag)}`;
+}
+
+/** Matches what `printMarker(tag)` prints, line end included. */
+function lineMarker(tag: string): PrefixedMarker {
+  return new PrefixedMarker(`SWEREX${tag}`, /\r?\n/y);
+}
+
+function seconds(s: number | null): number | null {
+  return s === null ? null : Math.max(0, Math.round(s * 1000));
+}
+
+export interface BashSessionOptions {
+  bash: string;
+  logger?: Logger;
+}
+
+export class BashSession {
+  private readonly queue = new SerialQueue();
+  private closed = false;
+
+  private constructor(
+    readonly name: string,
+    private readonly term: PtyExpect,
+    private readonly bash: string,
+    private readonly workDir: string,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  /** Starts bash and waits (at most `startup_timeout`) for it to be ready; returns the session and its startup output. */
+  static async start(
+    req: CreateBashSessionRequest,
+    opts: BashSessionOptions,
+  ): Promise<{ session: BashSession; output: string }> {
+    const workDir = await mkdtemp(join(tmpdir(), "swerex-session-"));
+    const ready = nonce();
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    Object.assign(env, { PS1, PS2: "", PS0: "", TERM: "dumb" });
+    // Echo goes off before the interactive bash starts, so nothing we type is ever echoed back (readline
+    // checks the tty's ECHO flag); `exec -a bash` gives `$0 == "bash"` as with `/usr/bin/env bash`.
+    const bootstrap = `stty -echo iutf8 2>/dev/null || stty -echo 2>/dev/null; ${printMarker(`READY_${ready}`)}; exec -a bash "$0" -i`;
+    const p = pty.spawn(opts.bash, ["-c", bootstrap, opts.bash], {
+      name: "dumb",
+      cols: 80,
+      rows: 24,
+      cwd: process.cwd(),
+      env,
+      encoding: null,
+    });
+    const term = new PtyExpect(p);
+    const session = new BashSession(req.session, term, opts.bash, workDir, opts.logger);
+    const deadline = Date.now() + (seconds(req.startup_timeout) ?? 0);
+    const left = () => Math.max(0, deadline - Date.now());
+    let output = "";
+    try {
+      await term.expect([lineMarker(`READY_${ready}`)], left());
+      const sync = nonce();
+      const init = [
+        "stty -echo 2>/dev/null",
+        "bind 'set enable-bracketed-paste off' 2>/dev/null",
+        ...req.startup_source.map((f) => `source ${sourcePath(f)}`),
+        `export PS1=${shq(PS1)} PS2='' PS0=''`,
+        printMarker(`SYNC_${sync}`),
+      ].join(" ; ");
+      term.write(` ${init}\n`);
+      const r = await term.expect([lineMarker(`SYNC_${sync}`)], left());
+      output = cleanOutput(r.before);
+      await session.promptAfterMarker(left());
+    } catch (e) {
+      await session.kill();
+      if (e instanceof ExpectTimeout) {
+        throw new PexpectTimeoutError(
+          `bash session ${pyRepr(req.session)} did not start within startup_timeout=${pyFloat(req.startup_timeout)} seconds ` +
+            "(the shell's startup files, ~/.bashrc or startup_source, may be slow): raise startup_timeout in the " +
+            `create_session request. Output so far: ${pyRepr(cleanOutput(e.before))}`,
+          { extraInfo: { output: cleanOutput(e.before) } },
+        );
+      }
+      if (e instanceof ExpectEOF) {
+        throw new PexpectEOFError(
+          `bash session ${pyRepr(req.session)} exited during startup (exit code ${e.exitCode}). Output: ${pyRepr(cleanOutput(e.before))}`,
+          { extraInfo: { output: cleanOutput(e.before) } },
+        );
+      }
+      throw e;
+    }
+    return { session, output };
+  }
+
+  /** Runs an action; actions on one session run one at a time, in order. */
+  run(action: BashAction | BashInterruptAction): Promise<BashObservation> {
+    return this.queue.run(async () => {
+      this.assertUsable();
+      try {
+        if (action.action_type === "bash_interrupt") return await this.interrupt(action);
+        if (action.is_interactive_command || action.is_interactive_quit)
+          return await this.runInteractive(action);
+        const r = await this.runNormal(action);
+        if (action.check === "raise" && r.exit_code !== null && r.exit_code !== 0) {
+          let msg = `Command ${pyRepr(action.command)} failed with exit code ${r.exit_code}. Here is the output:\n${pyRepr(r.output)}`;
+          if (action.error_msg) msg = `${action.error_msg}: ${msg}`;
+          throw new NonZeroExitCodeError(msg, { extraInfo: { output: r.output, exit_code: r.exit_code } });
+        }
+        return r;
+      } catch (e) {
+        throw this.translate(e);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.kill();
+  }
+
+  private assertUsable(): void {
+    if (this.closed) throw new SwerexError(`session ${pyRepr(this.name)} is closed`);
+    const exit = this.term.exitInfo;
+    if (exit) {
+      throw new PexpectEOFError(
+        `End Of File (EOF): the shell of session ${pyRepr(this.name)} has exited (exit code ${exit.exitCode})`,
+      );
+    }
+  }
+
+  /** Maps the pty layer's EOF to pexpect's, with what the shell printed last. */
+  private translate(e: unknown): unknown {
+    if (e instanceof ExpectEOF) {
+      const output = cleanOutput(e.before);
+      return new PexpectEOFError(
+        `End Of File (EOF): the shell of session ${pyRepr(this.name)} exited (exit code ${e.exitCode}). Last output: ${pyRepr(output)}`,
+        { extraInfo: { output } },
+      );
+    }
+    return e;
+  }
+
+  private timeoutError(action: BashAction, partial: string): CommandTimeoutError {
+    const t = action.timeout === null ? "None" : pyFloat(action.timeout);
+    return new CommandTimeoutError(
+      `timeout after ${t} seconds while running command ${pyRepr(action.command)}`,
+      {
+        extraInfo: { output: partial },
+      },
+    );
+  }
+
+  private async runNormal(action: BashAction): Promise<BashObservation> {
+    await checkBashCommand(action.command, this.bash);
+    const id = nonce();
+    // Recreated every time: a command may have wiped the temp directory.
+    await mkdir(this.workDir, { recursive: true, mode: 0o700 });
+    const file = join(this.workDir, `cmd-${id}.sh`);
+    await writeFile(file, `${action.command}\n`, { mode: 0o600 });
+    const end = () => new PrefixedMarker(`SWEREX_END_${id}:`, /(\d+)\r?\n/y);
+    // The leading space keeps our line out of the history where HISTCONTROL ignores spaces (Debian's default).
+    this.term.write(` builtin source ${shq(file)}; builtin printf '%s%s:%s\\n' SWEREX _END_${id} "$?"\n`);
+
+    const patterns: Pattern[] = [...action.expect.map((p) => new UserRegex(p)), end()];
+    let r: ExpectResult;
+    try {
+      r = await this.term.expect(patterns, seconds(action.timeout));
+    } catch (e) {
+      // The command keeps running (the caller interrupts it); what it printed so far goes with the error.
+      if (e instanceof ExpectTimeout) throw this.timeoutError(action, cleanOutput(this.term.take()));
+      throw e;
+    }
+    const isEnd = r.index === patterns.length - 1;
+    let output = cleanOutput(r.before);
+    let exitCode: number | null = null;
+    let finished = isEnd;
+    if (isEnd) {
+      exitCode = Number.parseInt(r.groups[0] ?? "", 10);
+    } else {
+      // A caller's pattern came first; if the command has finished anyway, its exit code is already here.
+      const done = this.term.takeIfPresent(end());
+      if (done) {
+        output += cleanOutput(done.before);
+        exitCode = Number.parseInt(done.groups[0] ?? "", 10);
+        finished = true;
+      }
+    }
+    if (finished) {
+      await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
+      await rm(file, { force: true });
+    }
+    return {
+      output,
+      exit_code: action.check === "ignore" ? null : exitCode,
+      failure_reason: "",
+      expect_string: this.expectString(action.expect, r),
+      session_type: "bash",
+    };
+  }
+
+  private async runInteractive(action: BashAction): Promise<BashObservation> {
+    this.term.write(`${action.command}\n`);
+    const patterns: Pattern[] = [...action.expect.map((p) => new UserRegex(p)), new Literal(PS1)];
+    let r: ExpectResult;
+    try {
+      r = await this.term.expect(patterns, seconds(action.timeout));
+    } catch (e) {
+      if (e instanceof ExpectTimeout) throw this.timeoutError(action, cleanOutput(this.term.take()));
+      throw e;
+    }
+    let output = cleanOutput(r.before);
+    if (action.is_interactive_quit) {
+      // The program may have left echo on; turn it off and drop every prompt it left behind.
+      await this.sync(" stty -echo 2>/dev/null;");
+    } else {
+      output = output.trimStart();
+      if (output.startsWith(action.command)) output = output.slice(action.command.length);
+      output = output.trim();
+    }
+    return {
+      output,
+      exit_code: 0,
+      failure_reason: "",
+      expect_string: this.expectString(action.expect, r),
+      session_type: "bash",
+    };
+  }
+
+  private async interrupt(action: BashInterruptAction): Promise<BashObservation> {
+    const patterns = () => [...action.expect.map((p) => new UserRegex(p)), new Literal(PS1)];
+    const timeoutMs = seconds(action.timeout) ?? 0;
+    for (let attempt = 0; attempt < action.n_retry; attempt++) {
+      this.term.write("\x03");
+      try {
+        const r = await this.term.expect(patterns(), timeoutMs);
+        return await this.afterInterrupt(action, r, cleanOutput(r.before));
+      } catch (e) {
+        if (!(e instanceof ExpectTimeout)) throw e;
+        await sleep(INTERRUPT_PAUSE_MS);
+      }
+    }
+    // Ctrl-C did not do it (a pager, a REPL): stop the foreground job and kill it. `%+` is the job just
+    // stopped; upstream's `%1` hits an older background job instead, when there is one.
+    try {
+      this.term.write("\x1a");
+      const stopped = await this.term.expect(patterns(), timeoutMs);
+      this.term.write(" kill -9 %+\n");
+      const killed = await this.term.expect(patterns(), timeoutMs);
+      return await this.afterInterrupt(
+        action,
+        killed,
+        cleanOutput(stopped.before) + cleanOutput(killed.before),
+      );
+    } catch (e) {
+      if (e instanceof ExpectTimeout) {
+        throw new PexpectTimeoutError("Failed to interrupt session", {
+          extraInfo: { output: cleanOutput(e.before) },
+        });
+      }
+      throw e;
+    }
+  }
+
+  /** Collects what follows an interrupt, so the next command's output starts clean. */
+  private async afterInterrupt(
+    action: BashInterruptAction,
+    r: ExpectResult,
+    output: string,
+  ): Promise<BashObservation> {
+    const atPrompt = r.index === action.expect.length;
+    if (atPrompt) {
+      output += await this.sync("");
+    } else {
+      // Stopped at a caller's pattern: some program still owns the terminal, so no shell line can be sent.
+      await sleep(DRAIN_MS);
+      output += cleanOutput(this.term.take());
+    }
+    return {
+      output: output.trim(),
+      exit_code: 0,
+      failure_reason: "",
+      expect_string: this.expectString(action.expect, r),
+      session_type: "bash",
+    };
+  }
+
+  /**
+   * Sends `prefix` plus a sync marker and consumes everything up to it and the prompt after it: stray
+   * prompts, job notices ("[1]+ Killed ..."), late output. Returns that text, cleaned.
+   */
+  private async sync(prefix: string): Promise<string> {
+    const id = nonce();
+    this.term.write(`${prefix} ${printMarker(`SYNC_${id}`)}\n`);
+    try {
+      const r = await this.term.expect([lineMarker(`SYNC_${id}`)], SYNC_MS);
+      await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
+      return cleanOutput(r.before);
+    } catch (e) {
+      if (e instanceof ExpectTimeout) {
+        throw new PexpectTimeoutError(
+          `session ${pyRepr(this.name)} did not return to its prompt within ${SYNC_MS / 1000} seconds`,
+          { extraInfo: { output: cleanOutput(e.before) } },
+        );
+      }
+      throw e;
+    }
+  }
+
+  /** Consumes the prompt bash prints after a marker. Missing it is harmless: stray prompts are stripped later. */
+  private async promptAfterMarker(timeoutMs: number): Promise<void> {
+    try {
+      await this.term.expect([new Literal(PS1)], timeoutMs);
+    } catch (e) {
+      if (!(e instanceof ExpectTimeout)) throw e;
+      this.logger?.debug({ session: this.name }, "no prompt after marker (PS1 changed?)");
+    }
+  }
+
+  private expectString(expect: string[], r: ExpectResult): string {
+    return r.index < expect.length ? (expect[r.index] as string) : PS1;
+  }
+
+  /** Hangs up the shell (bash passes SIGHUP to its jobs), then kills it if needed; removes the command files. */
+  private async kill(): Promise<void> {
+    if (this.term.isAlive) {
+      try {
+        this.term.pty.kill("SIGHUP");
+      } catch {
+        // already gone
+      }
+      if (!(await this.term.waitExit(CLOSE_GRACE_MS))) {
+        try {
+          this.term.pty.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+        await this.term.waitExit(CLOSE_GRACE_MS);
+      }
+    }
+    await rm(this.workDir, { recursive: true, force: true });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

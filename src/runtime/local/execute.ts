@@ -1,0 +1,147 @@
+/**
+ * `Runtime.execute`: a one-off process, like upstream's `subprocess.run` (stdin from /dev/null, `env`
+ * replacing the environment, `merge_output_streams` as `stderr=STDOUT`, output decoded with
+ * `backslashreplace`), with two fixes: a timeout kills the whole process group, not only the direct child,
+ * and the output produced until then travels with the `CommandTimeoutError` (`extraInfo.stdout/stderr`).
+ *
+ * Output goes to temporary files rather than pipes: one file for both streams keeps their interleaving
+ * exact when merged, and the call returns when the process exits even if a background grandchild still
+ * holds the output open (upstream's pipes wait for it).
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, open, readFile, rm, stat } from "node:fs/promises";
+import { constants, tmpdir } from "node:os";
+import { join } from "node:path";
+import { CommandTimeoutError, NonZeroExitCodeError, PythonValueError, SwerexError } from "../errors.js";
+import type { Command, CommandResponse } from "../protocol.js";
+import { decodeBytes } from "./codec.js";
+import { asOsError, osError } from "./os-error.js";
+import { pyFloat, pyRepr } from "./pyrepr.js";
+
+/** After SIGKILL to the group, how long to wait for the exit to be reported. */
+const REAP_MS = 5_000;
+
+export interface ExecuteOptions {
+  /** Aborting kills the process group (used when the runtime closes). */
+  signal?: AbortSignal;
+}
+
+function argvOf(cmd: Command): string[] {
+  const parts = typeof cmd.command === "string" ? [cmd.command] : [...cmd.command];
+  // Python: with shell=True, a list is ["/bin/sh", "-c", *list]; without, a string is the program name.
+  const argv = cmd.shell ? ["/bin/sh", "-c", ...parts] : parts;
+  if (argv.length === 0 || argv[0] === undefined) throw new PythonValueError("execute: empty command");
+  return argv;
+}
+
+async function checkCwd(cwd: string | null): Promise<void> {
+  if (cwd === null) return;
+  let s: Awaited<ReturnType<typeof stat>>;
+  try {
+    s = await stat(cwd);
+  } catch (e) {
+    throw asOsError(e, cwd);
+  }
+  if (!s.isDirectory()) throw osError("ENOTDIR", cwd);
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0;
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // the group is already gone
+  }
+}
+
+type Outcome = { kind: "exit"; code: number } | { kind: "timeout" } | { kind: "aborted" };
+
+export async function executeCommand(cmd: Command, opts: ExecuteOptions = {}): Promise<CommandResponse> {
+  const argv = argvOf(cmd);
+  await checkCwd(cmd.cwd);
+  const dir = await mkdtemp(join(tmpdir(), "swerex-exec-"));
+  try {
+    const outPath = join(dir, "stdout");
+    const errPath = join(dir, "stderr");
+    const out = await open(outPath, "w+");
+    const err = cmd.merge_output_streams ? out : await open(errPath, "w+");
+    let outcome: Outcome;
+    try {
+      const child = spawn(argv[0] as string, argv.slice(1), {
+        cwd: cmd.cwd ?? undefined,
+        env: cmd.env ?? process.env,
+        stdio: ["ignore", out.fd, err.fd],
+        // Its own process group, so a timeout can kill everything the command started.
+        detached: true,
+      });
+      outcome = await new Promise<Outcome>((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined;
+        const onAbort = () => {
+          killGroup(child.pid);
+          finish({ kind: "aborted" });
+        };
+        const finish = (o: Outcome) => {
+          if (timer) clearTimeout(timer);
+          opts.signal?.removeEventListener("abort", onAbort);
+          resolve(o);
+        };
+        child.once("error", (e) => {
+          if (timer) clearTimeout(timer);
+          opts.signal?.removeEventListener("abort", onAbort);
+          reject(asOsError(e, argv[0] as string));
+        });
+        child.once("exit", (code, signal) => finish({ kind: "exit", code: code ?? -signalNumber(signal) }));
+        if (cmd.timeout !== null) {
+          timer = setTimeout(() => {
+            killGroup(child.pid);
+            finish({ kind: "timeout" });
+          }, cmd.timeout * 1000);
+        }
+        if (opts.signal?.aborted) onAbort();
+        else opts.signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      if (outcome.kind !== "exit") {
+        // Reap the killed child, so no zombie is left behind; bounded in case it is stuck in the kernel.
+        await new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const t = setTimeout(resolve, REAP_MS);
+          child.once("exit", () => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+    } finally {
+      await out.close();
+      if (err !== out) await err.close();
+    }
+    const stdout = decodeBytes(await readFile(outPath), "utf-8", "backslashreplace");
+    const stderr = cmd.merge_output_streams
+      ? ""
+      : decodeBytes(await readFile(errPath), "utf-8", "backslashreplace");
+    if (outcome.kind === "timeout") {
+      throw new CommandTimeoutError(
+        `Timeout (${pyFloat(cmd.timeout as number)}s) exceeded while running command`,
+        {
+          extraInfo: { stdout, stderr },
+        },
+      );
+    }
+    if (outcome.kind === "aborted") {
+      throw new SwerexError("execute aborted: the runtime was closed", { extraInfo: { stdout, stderr } });
+    }
+    const exitCode = outcome.code;
+    if (cmd.check && exitCode !== 0) {
+      let msg = `Command ${pyRepr(cmd.command)} failed with exit code ${exitCode}. Stdout:\n${pyRepr(stdout)}\nStderr:\n${pyRepr(stderr)}`;
+      if (cmd.error_msg) msg = `${cmd.error_msg}: ${msg}`;
+      throw new NonZeroExitCodeError(msg, { extraInfo: { stdout, stderr, exit_code: exitCode } });
+    }
+    return { stdout, stderr, exit_code: exitCode };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

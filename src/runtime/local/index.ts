@@ -1,0 +1,9 @@
+/** LocalRuntime and the bash helpers it is built from. */
+export { findBash } from "./bash-binary.js";
+export { checkBashCommand } from "./bash-check.js";
+export { splitBashCommand } from "./bash-split.js";
+export { type DecodeErrors, decodeBytes, type Encoding, lookupEncoding, lookupErrors } from "./codec.js";
+export { executeCommand } from "./execute.js";
+export { LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.js";
+export { pyFloat, pyRepr, pyStrRepr } from "./pyrepr.js";
+export { cleanOutput, PS1, stripControlChars } from "./terminal-text.js";

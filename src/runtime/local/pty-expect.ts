@@ -1,0 +1,236 @@
+/**
+ * pexpect's `expect()` over a node-pty: output accumulates in a buffer; `expect(patterns, timeout)` resolves
+ * with the earliest match (ties go to the pattern listed first), the text before it, and consumes both.
+ */
+import type { IPty } from "node-pty";
+import { PythonValueError } from "../errors.js";
+import { StreamingUtf8Decoder } from "./codec.js";
+
+export interface Match {
+  start: number;
+  end: number;
+  /** Capture groups of the match (regex patterns), or parsed values (markers). */
+  groups: string[];
+}
+
+/** A pattern to look for. Instances may keep search state, so make a fresh one for every `expect`. */
+export interface Pattern {
+  find(buf: string): Match | null;
+}
+
+/** A fixed string, searched incrementally: text already scanned is not scanned again. */
+export class Literal implements Pattern {
+  private next = 0;
+  constructor(private readonly text: string) {}
+
+  find(buf: string): Match | null {
+    const i = buf.indexOf(this.text, this.next);
+    if (i < 0) {
+      this.next = Math.max(this.next, buf.length - this.text.length + 1);
+      return null;
+    }
+    return { start: i, end: i + this.text.length, groups: [] };
+  }
+}
+
+/** A fixed prefix followed by a sticky regex tail (e.g. `MARK:<digits>\r\n`); the tail's groups are returned. */
+export class PrefixedMarker implements Pattern {
+  private readonly prefix: Literal;
+  constructor(
+    prefix: string,
+    private readonly tail: RegExp,
+  ) {
+    this.prefix = new Literal(prefix);
+    if (!tail.sticky) throw new Error("PrefixedMarker tail must be sticky");
+  }
+
+  find(buf: string): Match | null {
+    const p = this.prefix.find(buf);
+    if (!p) return null;
+    this.tail.lastIndex = p.end;
+    const m = this.tail.exec(buf);
+    // Prefix seen but the tail has not fully arrived: look here again next time.
+    if (!m) return null;
+    return { start: p.start, end: p.end + m[0].length, groups: m.slice(1) };
+  }
+}
+
+/**
+ * A caller's pattern: a regex, as pexpect reads `expect` strings (its `re.DOTALL` becomes the `s` flag).
+ * Python-only syntax such as `(?P<name>...)` is translated; anything JS rejects is a `ValueError`.
+ */
+export class UserRegex implements Pattern {
+  private readonly re: RegExp;
+  constructor(readonly source: string) {
+    try {
+      this.re = new RegExp(source.replace(/\(\?P</g, "(?<").replace(/\(\?P=(\w+)\)/g, "\\k<$1>"), "s");
+    } catch (e) {
+      throw new PythonValueError(`invalid expect pattern ${JSON.stringify(source)}: ${(e as Error).message}`);
+    }
+  }
+
+  find(buf: string): Match | null {
+    const m = this.re.exec(buf);
+    return m ? { start: m.index, end: m.index + m[0].length, groups: m.slice(1).map((g) => g ?? "") } : null;
+  }
+}
+
+export interface ExpectResult {
+  index: number;
+  before: string;
+  matched: string;
+  groups: string[];
+}
+
+/** `expect` ran out of time; `before` is everything buffered (not consumed). */
+export class ExpectTimeout extends Error {
+  constructor(readonly before: string) {
+    super("expect timed out");
+  }
+}
+
+/** The process behind the pty exited; `before` is everything it printed that nobody consumed. */
+export class ExpectEOF extends Error {
+  constructor(
+    readonly before: string,
+    readonly exitCode: number,
+    readonly signal: number | undefined,
+  ) {
+    super(`process exited (exit code ${exitCode}${signal ? `, signal ${signal}` : ""})`);
+  }
+}
+
+interface Waiter {
+  patterns: Pattern[];
+  resolve(r: ExpectResult): void;
+  reject(e: Error): void;
+}
+
+/** Output kept while nobody waits is capped, so a chatty background job cannot eat the server's memory. */
+const MAX_BUFFER_CHARS = 64 * 1024 * 1024;
+
+export class PtyExpect {
+  private buf = "";
+  private waiter: Waiter | undefined;
+  private readonly decoder = new StreamingUtf8Decoder();
+  private exit: { exitCode: number; signal: number | undefined } | undefined;
+  private readonly exited: Promise<void>;
+
+  constructor(readonly pty: IPty) {
+    pty.onData((data: string | Buffer) => {
+      const text = typeof data === "string" ? data : this.decoder.write(data);
+      this.append(text);
+    });
+    this.exited = new Promise((resolve) => {
+      pty.onExit(({ exitCode, signal }) => {
+        this.append(this.decoder.end());
+        this.exit = { exitCode, signal };
+        const w = this.waiter;
+        this.waiter = undefined;
+        w?.reject(new ExpectEOF(this.buf, exitCode, signal));
+        resolve();
+      });
+    });
+  }
+
+  get isAlive(): boolean {
+    return this.exit === undefined;
+  }
+
+  get exitInfo(): { exitCode: number; signal: number | undefined } | undefined {
+    return this.exit;
+  }
+
+  write(data: string): void {
+    if (this.exit) return;
+    this.pty.write(data);
+  }
+
+  /** Everything buffered, consumed. */
+  take(): string {
+    const b = this.buf;
+    this.buf = "";
+    return b;
+  }
+
+  /** Everything buffered, not consumed. */
+  peek(): string {
+    return this.buf;
+  }
+
+  /** Finds a pattern in what is already buffered and consumes through it, without waiting. */
+  takeIfPresent(pattern: Pattern): ExpectResult | null {
+    const m = pattern.find(this.buf);
+    if (!m) return null;
+    return this.consume(0, m);
+  }
+
+  /** Waits for the earliest match of any pattern; `timeoutMs` null waits as long as the process lives. */
+  expect(patterns: Pattern[], timeoutMs: number | null): Promise<ExpectResult> {
+    if (this.waiter) return Promise.reject(new Error("concurrent expect on one pty"));
+    return new Promise<ExpectResult>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        this.waiter = undefined;
+      };
+      this.waiter = {
+        patterns,
+        resolve: (r) => {
+          done();
+          resolve(r);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      if (timeoutMs !== null) {
+        timer = setTimeout(() => this.waiter?.reject(new ExpectTimeout(this.buf)), timeoutMs);
+      }
+      if (!this.check() && this.exit) {
+        this.waiter?.reject(new ExpectEOF(this.buf, this.exit.exitCode, this.exit.signal));
+      }
+    });
+  }
+
+  /** Resolves when the process has exited, or after `timeoutMs`; true if it exited. */
+  async waitExit(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited.then(() => true), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private append(text: string): void {
+    if (!text) return;
+    this.buf += text;
+    if (!this.waiter && this.buf.length > MAX_BUFFER_CHARS) this.buf = this.buf.slice(-MAX_BUFFER_CHARS);
+    this.check();
+  }
+
+  private check(): boolean {
+    const w = this.waiter;
+    if (!w) return false;
+    let best: { index: number; m: Match } | undefined;
+    w.patterns.forEach((p, index) => {
+      const m = p.find(this.buf);
+      if (m && (!best || m.start < best.m.start)) best = { index, m };
+    });
+    if (!best) return false;
+    w.resolve(this.consume(best.index, best.m));
+    return true;
+  }
+
+  private consume(index: number, m: Match): ExpectResult {
+    const before = this.buf.slice(0, m.start);
+    const matched = this.buf.slice(m.start, m.end);
+    this.buf = this.buf.slice(m.end);
+    return { index, before, matched, groups: m.groups };
+  }
+}
