@@ -10,6 +10,7 @@ import { z } from "zod";
 import { ConfigError } from "../config/errors.js";
 import { coerceStringFields, type WhereFn, zodIssues } from "../config/zod.js";
 import type { Deployment } from "./deployment.js";
+import { DockerDeployment, DockerDeploymentConfig } from "./docker/index.js";
 import { DummyDeployment, DummyDeploymentConfig } from "./dummy.js";
 import { LocalDeployment, LocalDeploymentConfig } from "./local.js";
 import { RemoteDeployment, RemoteDeploymentConfig } from "./remote.js";
@@ -19,6 +20,7 @@ export const DEPLOYMENT_CONFIGS = [
   LocalDeploymentConfig,
   RemoteDeploymentConfig,
   DummyDeploymentConfig,
+  DockerDeploymentConfig,
 ] as const;
 
 export const DeploymentConfig = z.discriminatedUnion("type", DEPLOYMENT_CONFIGS);
@@ -82,6 +84,8 @@ export function getDeployment(config: DeploymentConfigInput | DeploymentConfig |
       return new RemoteDeployment(c);
     case "dummy":
       return new DummyDeployment(c);
+    case "docker":
+      return new DockerDeployment(c);
     default:
       return unreachable(c);
   }

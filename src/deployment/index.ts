@@ -17,3 +17,4 @@ export {
   type LocalDeploymentOptions,
 } from "./local.js";
 export { RemoteDeployment, RemoteDeploymentConfig, type RemoteDeploymentConfigInput } from "./remote.js";
+export * from "./docker/index.js";
