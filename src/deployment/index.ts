@@ -9,6 +9,7 @@ export {
   parseDeploymentConfig,
 } from "./config.js";
 export { BaseDeployment, type Deployment, type DeploymentHook, type StartOptions } from "./deployment.js";
+export * from "./docker/index.js";
 export { DummyDeployment, DummyDeploymentConfig, type DummyDeploymentConfigInput } from "./dummy.js";
 export {
   LocalDeployment,
@@ -17,4 +18,3 @@ export {
   type LocalDeploymentOptions,
 } from "./local.js";
 export { RemoteDeployment, RemoteDeploymentConfig, type RemoteDeploymentConfigInput } from "./remote.js";
-export * from "./docker/index.js";
