@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { request } from "undici";
-import type { BackendHandle, SandboxBackend } from "../../src/emulator/ags/index.js";
+import type { BackendHandle, BackendStartSpec, SandboxBackend } from "../../src/emulator/ags/index.js";
 import { signTc3 } from "../../src/emulator/ags/index.js";
 
 export const SECRET_ID = "AKIDemulatortest0001";
@@ -82,7 +82,7 @@ export async function waitFor<T>(
     const v = await fn();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -129,7 +129,7 @@ export function echoBackend(): SandboxBackend & { servers: Set<Server>; started:
     kind: "local" as const,
     servers,
     started: 0,
-    async start(): Promise<BackendHandle> {
+    async start(spec: BackendStartSpec): Promise<BackendHandle> {
       const server = createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
@@ -157,7 +157,8 @@ export function echoBackend(): SandboxBackend & { servers: Set<Server>; started:
         await new Promise<void>((r) => server.close(() => r()));
       };
       return {
-        target: () => ({ host: "127.0.0.1", port }),
+        target: (p: number) =>
+          spec.ports.length === 0 || spec.ports.includes(p) ? { host: "127.0.0.1", port } : undefined,
         isAlive: async () => !stopped,
         pause: async () => undefined,
         resume: async () => undefined,

@@ -7,7 +7,11 @@ export interface SpawnedRuntimeServer {
   pid: number;
   stop(): Promise<void>;
 }
-export type SpawnRuntimeServer = (opts: { authToken: string; port: number }) => Promise<SpawnedRuntimeServer>;
+export type SpawnRuntimeServer = (opts: {
+  authToken: string;
+  port: number;
+  env?: Record<string, string>;
+}) => Promise<SpawnedRuntimeServer>;
 
 async function defaultSpawner(): Promise<SpawnRuntimeServer> {
   // Imported lazily so the emulator loads even where the server module is not built in (docker-only use).
@@ -31,7 +35,14 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Signals the server's process group (its bash sessions too), falling back to the process alone. */
 function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+    return;
+  } catch {
+    // Not a group leader, or already gone.
+  }
   try {
     process.kill(pid, sig);
   } catch {
@@ -53,7 +64,8 @@ export class LocalBackend implements SandboxBackend {
   async start(spec: BackendStartSpec): Promise<BackendHandle> {
     const spawn = this.spawner ?? (await defaultSpawner());
     spec.signal.throwIfAborted();
-    const server = await spawn({ authToken: "", port: 0 });
+    const env = Object.fromEntries(spec.env.map((e) => [e.name, e.value]));
+    const server = await spawn({ authToken: "", port: 0, env });
     const declared = new Set(spec.ports);
     const target: LoopbackTarget = { host: "127.0.0.1", port: server.port };
     let stopped = false;
