@@ -1,0 +1,175 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+
+const children = new Set<ChildProcess>();
+const dir = mkdtempSync(join(tmpdir(), "swerex-run-test-"));
+afterEach(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  children.clear();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `swerex <args>` from the sources, as a user would; `onStart` may poke the running process. */
+function swerex(
+  args: string[],
+  opts: { env?: Record<string, string>; onStart?: (c: ChildProcess) => void } = {},
+) {
+  const env: Record<string, string | undefined> = { ...process.env, ...opts.env };
+  for (const k of Object.keys(env)) if (k.startsWith("SWEREX_") && !opts.env?.[k]) delete env[k];
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/swerex.ts", ...args], {
+    cwd: join(import.meta.dirname, "../.."),
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  opts.onStart?.(child);
+  return new Promise<Result>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`swerex ${args.join(" ")} did not exit in 90s: ${stderr}`)),
+      90_000,
+    );
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("swerex run (real process)", () => {
+  it("prints the command's output and exits with its exit code", async () => {
+    const r = await swerex(["run", "--instances.deployment.type=local", "--", "echo hi; exit 3"]);
+    expect(r.stdout).toBe("hi\n");
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("swerex: Starting runtime\n");
+  });
+
+  it("prints output exactly as the session produced it, stderr included", async () => {
+    const r = await swerex([
+      "run",
+      "--instances.deployment.type=local",
+      "--",
+      "printf 'a\\n\\nb'; echo err >&2",
+    ]);
+    expect(r.stdout).toBe("a\n\nberr\n");
+    expect(r.code).toBe(0);
+  });
+
+  it("takes the deployment type from SWEREX_ env vars and a config file, and hides progress above info", async () => {
+    const file = join(dir, "c.yaml");
+    writeFileSync(file, "log_level: warn\ninstances:\n  deployment:\n    type: docker\n");
+    const r = await swerex(["run", "--config", file, "--", "echo env"], {
+      env: { SWEREX_INSTANCES__DEPLOYMENT__TYPE: "local" },
+    });
+    expect(r.stdout).toBe("env\n");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("exits 124 when --timeout is reached", async () => {
+    const r = await swerex(["run", "--instances.deployment.type=local", "--timeout", "1", "--", "sleep 30"]);
+    expect(r.code).toBe(124);
+    expect(r.stderr).toContain("swerex run: the command did not finish within 1s");
+  });
+
+  it("rejects a bad config with exit 2 and a message naming the flag", async () => {
+    const r = await swerex([
+      "run",
+      "--instances.deployment.type=local",
+      "--instances.deployment.image=x",
+      "--",
+      "true",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'swerex run: --instances.deployment.image: unknown key for deployment type "local"; accepted keys: type\n',
+    );
+    const t = await swerex(["run", "--instances.deployment.type=local", "--timeout=soon", "--", "true"]);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toBe('swerex run: --timeout: expected number, got "soon"\n');
+  });
+
+  it("stops the deployment on SIGINT and exits 130", async () => {
+    const pidFile = join(dir, "pid");
+    let sent = false;
+    const r = await swerex(
+      ["run", "--instances.deployment.type=local", "--", `echo $$ > ${pidFile}; sleep 60`],
+      {
+        onStart: (c) => {
+          const poll = setInterval(() => {
+            if (!sent && existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "") {
+              sent = true;
+              clearInterval(poll);
+              c.kill("SIGINT");
+            }
+          }, 100);
+          c.on("close", () => clearInterval(poll));
+        },
+      },
+    );
+    expect(sent).toBe(true);
+    expect(r.code).toBe(130);
+    // The command ended because the registry stopped its deployment, before the process exited.
+    expect(r.stderr).toContain("swerex: SIGINT received, stopping deployments");
+    expect(r.stderr).toContain("swerex: Stopping deployment\n");
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 20_000;
+    while (alive() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    expect(alive()).toBe(false);
+  });
+
+  it("prints run's usage with --help", async () => {
+    const r = await swerex(["run", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Usage: swerex run [flags] -- 'command'");
+  });
+});
+
+describe("swerex dispatcher", () => {
+  it("--help lists the commands with one-line descriptions", async () => {
+    const r = await swerex(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^ {2}run +start a deployment, run one command in a bash session, print its output, stop$/m,
+    );
+  });
+
+  it("--version prints package.json's version", async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")) as {
+      version: string;
+    };
+    const r = await swerex(["--version"]);
+    expect(r.stdout).toBe(`${pkg.version}\n`);
+    expect(r.code).toBe(0);
+  });
+
+  it("rejects an unknown command with exit 2", async () => {
+    const r = await swerex(["frobnicate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^swerex: unknown command "frobnicate"; commands: .*\brun\b/);
+  });
+});
