@@ -88,10 +88,20 @@ export class ReplayPolicy implements PolicyBackend {
    * startup, before any call, so a bad file fails fast with the line that is wrong.
    */
   static fromFile(path: string, opts: ReplayOptions = {}): ReplayPolicy {
-    const text = readFileSync(path, "utf8");
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (err) {
+      throw loadError(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    }
     const items: unknown[] = [];
     if (text.trimStart().startsWith("[")) {
-      const parsed: unknown = JSON.parse(text);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw loadError(path, "not valid JSON");
+      }
       if (!Array.isArray(parsed)) throw loadError(path, "not a JSON array");
       items.push(...parsed);
     } else {
