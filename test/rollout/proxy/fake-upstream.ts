@@ -94,7 +94,9 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     const body = req.body as Record<string, unknown>;
     if (keep) calls.push({ body, headers: req.headers });
     const i = n++;
-    if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+    // A `fake_delay_ms` body key (passed through by the proxy) simulates generation time per call.
+    const delay = typeof body.fake_delay_ms === "number" ? body.fake_delay_ms : opts.delayMs;
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     const scripted = opts.script?.(body, i);
     if (scripted) return reply.code(scripted.status).send(scripted.json);
     return fakeAnswer(body);

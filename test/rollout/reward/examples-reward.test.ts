@@ -22,6 +22,10 @@ const WRONG: Record<string, { wrongFix: string; regression: string }> = {
     wrongFix: `sed -i 's|\\[^a-z0-9\\]"|[^a-z0-9]+"|' textkit/slug.py`,
     regression: `sed -i 's|lowered = title.strip().lower()|lowered = title.strip()|' textkit/slug.py`,
   },
+  "examples__word-freq": {
+    wrongFix: `sed -i 's|    return counts.most_common(n)|    return [(w.lower(), c) for w, c in counts.most_common(n)]|' wordkit/freq.py`,
+    regression: `sed -i 's|    return counts.most_common(n)|    return counts.most_common(n)[:1]|' wordkit/freq.py`,
+  },
   "examples__duration-seconds": {
     wrongFix: `sed -i 's|"m": 60}|"m": 60, "s": 60}|' timekit/durations.py`,
     regression: `sed -i 's|"h": 3600|"h": 360|' timekit/durations.py`,

@@ -1,0 +1,3 @@
+from .freq import top_words
+
+__all__ = ["top_words"]
