@@ -1,0 +1,256 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are bash source, not templates.
+/**
+ * LocalRuntime's bash sessions beyond the shared conformance suite: fixes of upstream bugs (each of these
+ * fails on SWE-ReX 1.4), start-up, concurrency, shell death, and `close()`.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  CommandTimeoutError,
+  PexpectEOFError,
+  PexpectTimeoutError,
+  SessionDoesNotExistError,
+} from "../../../src/runtime/errors.js";
+import { LocalRuntime } from "../../../src/runtime/local/index.js";
+import type { ActionInput } from "../../../src/runtime/protocol.js";
+
+const STARTUP = { startup_timeout: 60 };
+const T = 60;
+
+let tmp = "";
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "swerex-local-session-"));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe("LocalRuntime sessions", () => {
+  let rt: LocalRuntime;
+  beforeEach(async () => {
+    rt = new LocalRuntime();
+    await rt.createSession(STARTUP);
+  });
+  afterEach(async () => {
+    await rt.close();
+  });
+  const run = (a: ActionInput & { command: string }) => rt.runInSession({ timeout: T, ...a });
+
+  describe("fixes of upstream bugs", () => {
+    it("aliases defined earlier in a command work later in it (upstream joins lines with ' ; ')", async () => {
+      const r = await run({ command: "alias hi='echo hello'\nhi" });
+      expect(r.output).toBe("hello\n");
+    });
+
+    it("no history expansion of `!` (upstream types commands into readline)", async () => {
+      expect((await run({ command: "echo a!b" })).output).toBe("a!b\n");
+    });
+
+    it("tabs are not completions (upstream types commands into readline)", async () => {
+      expect((await run({ command: "printf '%s\\n' 'a\tb'" })).output).toBe("a\tb\n");
+    });
+
+    it("an output line that looks like the prompt does not end the command", async () => {
+      const r = await run({ command: "echo SHELLPS1PREFIX; sleep 0.3; echo after" });
+      expect(r.output).toBe("\nafter\n");
+      expect(r.exit_code).toBe(0);
+    });
+
+    it("a command line longer than the tty's 4096-byte line limit", async () => {
+      const word = "x".repeat(10_000);
+      expect((await run({ command: `echo ${word}` })).output).toBe(`${word}\n`);
+    });
+
+    it("interrupt kills the stopped job, not an older background job (upstream: kill -9 %1)", async () => {
+      await run({ command: "sleep 60 &" });
+      await expect(run({ command: "echo 'blargh'|less -+F", timeout: 0.2 })).rejects.toBeInstanceOf(
+        CommandTimeoutError,
+      );
+      await rt.runInSession({ action_type: "bash_interrupt" });
+      const jobs = await run({ command: "jobs" });
+      expect(jobs.output).toMatch(/^\[1\]\+?\s+Running\s+sleep 60 &\n$/);
+    });
+
+    it("late output of a timed-out command shows up once, in the interrupt", async () => {
+      await expect(
+        run({ command: "echo one; sleep 0.5; echo two; sleep 30", timeout: 0.2 }),
+      ).rejects.toBeInstanceOf(CommandTimeoutError);
+      await new Promise((r) => setTimeout(r, 1000));
+      const i = await rt.runInSession({ action_type: "bash_interrupt" });
+      expect(i.output).toBe("two");
+      expect((await run({ command: "echo clean" })).output).toBe("clean\n");
+    });
+  });
+
+  describe("state and semantics", () => {
+    it("variables, cd and functions persist between actions", async () => {
+      await run({ command: 'x=42\ncd /tmp\nf() { echo "f:$1"; }' });
+      expect((await run({ command: "echo $x; pwd; f y" })).output).toBe("42\n/tmp\nf:y\n");
+    });
+
+    it("timeout null waits for the command", async () => {
+      const r = await rt.runInSession({ command: "sleep 0.5; echo done", timeout: null });
+      expect(r.output).toBe("done\n");
+    });
+
+    it("expect patterns are regexes; expect_string is the pattern that matched", async () => {
+      const r = await run({ command: "echo 'Password: '; sleep 0.2; echo rest", expect: ["Pass\\w+:"] });
+      expect(r.expect_string).toBe("Pass\\w+:");
+      expect(r.output).toBe("");
+      // The command went on in the background of the wait; the next action still gets clean output.
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await run({ command: "echo next" })).output).toMatch(/next\n$/);
+    });
+
+    it("a normal command's expect_string is the prompt", async () => {
+      expect((await run({ command: "true" })).expect_string).toBe("SHELLPS1PREFIX");
+    });
+
+    it("ANSI sequences are stripped, the tty's CRLF becomes LF, a lone CR stays", async () => {
+      const r = await run({ command: "printf '\\033[31mred\\033[0m\\nx\\ry\\n'" });
+      expect(r.output).toBe("red\nx\ry\n");
+    });
+
+    it("invalid UTF-8 in output is backslash-escaped", async () => {
+      expect((await run({ command: "printf 'a\\377b\\n'" })).output).toBe("a\\xffb\n");
+    });
+
+    it("runs one session's actions one at a time, in order", async () => {
+      const [a, b] = await Promise.all([
+        run({ command: "v=first; sleep 0.5; echo $v" }),
+        run({ command: "echo ${v:-unset}; v=second; echo $v" }),
+      ]);
+      expect(a.output).toBe("first\n");
+      expect(b.output).toBe("first\nsecond\n");
+    });
+
+    it("runs different sessions at the same time", async () => {
+      await rt.createSession({ ...STARTUP, session: "other" });
+      const flag = join(tmp, `flag-${Date.now()}`);
+      // The first command only finishes once the second, in the other session, has run.
+      const waiting = run({ command: `while [ ! -e ${flag} ]; do sleep 0.05; done; echo seen` });
+      await rt.runInSession({ command: `touch ${flag}`, session: "other", timeout: T });
+      expect((await waiting).output).toBe("seen\n");
+    });
+
+    it("an interrupt at an idle prompt is harmless", async () => {
+      const i = await rt.runInSession({ action_type: "bash_interrupt" });
+      expect(i.exit_code).toBe(0);
+      expect((await run({ command: "echo ok" })).output).toBe("ok\n");
+    });
+
+    it("interactive output keeps REPL state between actions", async () => {
+      await run({ command: "python3", is_interactive_command: true, expect: [">>> "] });
+      await run({ command: "x = 6 * 7", is_interactive_command: true, expect: [">>> "] });
+      const r = await run({ command: "print(x)", is_interactive_command: true, expect: [">>> "] });
+      expect(r.output).toBe("42");
+      await run({ command: "quit()", is_interactive_quit: true });
+      expect((await run({ command: "echo back" })).output).toBe("back\n");
+    });
+
+    it("an interrupt fails cleanly when nothing can stop the foreground program", async () => {
+      // A program that ignores SIGINT and SIGTSTP: neither Ctrl-C nor Ctrl-Z gets the prompt back.
+      await expect(
+        run({
+          command:
+            "python3 -c 'import signal,time; signal.signal(2, 1); signal.signal(20, 1); print(\"go\", flush=True); time.sleep(60)'",
+          timeout: 3,
+          expect: ["go"],
+        }),
+      ).resolves.toMatchObject({ expect_string: "go" });
+      const err = await rt
+        .runInSession({ action_type: "bash_interrupt", timeout: 0.2, n_retry: 2 })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PexpectTimeoutError);
+      expect((err as Error).message).toBe("Failed to interrupt session");
+    });
+
+    it("a shell that exits gives PexpectEOFError, now and on later actions", async () => {
+      const err = await run({ command: "echo bye; exit 3" }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PexpectEOFError);
+      expect((err as PexpectEOFError).extraInfo.output).toBe("bye\n");
+      await expect(run({ command: "echo again" })).rejects.toBeInstanceOf(PexpectEOFError);
+      await rt.closeSession({});
+    });
+  });
+
+  describe("lifecycle", () => {
+    it("close() forgets the sessions, so the default session can be created again", async () => {
+      await rt.close();
+      expect(rt.sessionNames).toEqual([]);
+      await expect(run({ command: "true" })).rejects.toBeInstanceOf(SessionDoesNotExistError);
+      await rt.createSession(STARTUP);
+      expect((await run({ command: "echo again" })).output).toBe("again\n");
+    });
+
+    it("close_session ends the shell's jobs", async () => {
+      const pidFile = join(tmp, `job-${Date.now()}.pid`);
+      await run({ command: `sleep 60 & echo $! > ${pidFile}` });
+      const pid = Number((await rt.readFile({ path: pidFile })).content.trim());
+      expect(isRunning(pid)).toBe(true);
+      await rt.closeSession({});
+      expect(await waitUntil(() => !isRunning(pid), 10_000)).toBe(true);
+    });
+  });
+});
+
+describe("LocalRuntime session start-up", () => {
+  const rt = new LocalRuntime();
+  afterAll(async () => {
+    await rt.close();
+  });
+
+  it("sources startup_source files", async () => {
+    const f = join(tmp, "env.sh");
+    await writeFile(f, "export FROM_STARTUP=yes\nalias hey='echo hey'\n");
+    await rt.createSession({ ...STARTUP, session: "sourced", startup_source: [f] });
+    const r = await rt.runInSession({ command: "echo $FROM_STARTUP; hey", session: "sourced", timeout: T });
+    expect(r.output).toBe("yes\nhey\n");
+    await rt.closeSession({ session: "sourced" });
+  });
+
+  it("a slow start names startup_timeout in a pexpect TIMEOUT, and leaves the name free", async () => {
+    const slow = join(tmp, "slow.sh");
+    await writeFile(slow, "sleep 5\n");
+    const err = await rt
+      .createSession({ session: "slow", startup_source: [slow], startup_timeout: 0.5 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PexpectTimeoutError);
+    expect((err as PexpectTimeoutError).classPath).toBe("pexpect.exceptions.TIMEOUT");
+    expect((err as Error).message).toContain("startup_timeout=0.5");
+    expect((err as Error).message).toContain("raise startup_timeout");
+    expect(rt.sessionNames).not.toContain("slow");
+    await rt.createSession({ ...STARTUP, session: "slow" });
+    await rt.closeSession({ session: "slow" });
+  });
+
+  it("startup output is returned", async () => {
+    const f = join(tmp, "hello.sh");
+    await writeFile(f, "echo hello from startup\n");
+    const r = await rt.createSession({ ...STARTUP, session: "hello", startup_source: [f] });
+    expect(r.output).toContain("hello from startup\n");
+    expect(r.output).not.toContain("SHELLPS1PREFIX");
+    expect(r.output).not.toContain("SWEREX");
+    await rt.closeSession({ session: "hello" });
+  });
+});
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return cond();
+}
