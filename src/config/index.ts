@@ -8,5 +8,5 @@ export { readConfigFile } from "./file.js";
 export { type FlagEntry, type ParsedFlags, parseDottedFlags } from "./flags.js";
 export { type LoadConfigOptions, type LoadedConfig, loadConfig, loadSettings } from "./load.js";
 export { type BaseSettings, baseSettingsSchema, LOG_LEVELS, type SettingsSchema } from "./settings.js";
-export { type ConfigTree, getPath, isPlainObject, mergeTrees, parseValue, setPath } from "./values.js";
-export { coerceStringFields, type IssueContext, show, type WhereFn, zodIssues } from "./zod.js";
+export { type ConfigTree, mergeTrees, parseValue } from "./values.js";
+export { coerceStringFields, type IssueContext, type WhereFn, zodIssues } from "./zod.js";
