@@ -6,9 +6,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { CommonClient } from "tencentcloud-sdk-nodejs-common";
+import { sleep } from "../../runtime/remote/retry.js";
 import { AgsApiError } from "./errors.js";
 import { agsLogger } from "./log.js";
 import { ActionRateLimiter } from "./rate-limit.js";
@@ -142,7 +142,7 @@ export class AgsClient {
           { action, attempt, code: err.code, requestId: err.requestId, retryInMs: Math.round(delay) },
           "ags call failed, retrying",
         );
-        await sleep(delay, undefined, { signal });
+        await sleep(delay, signal);
       }
     }
   }

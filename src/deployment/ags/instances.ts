@@ -3,8 +3,9 @@
  * which asks DescribeSandboxInstanceList about up to 100 instances per call: 100 deployments starting at
  * once cost one status call per interval, not 100, which matters under a 20 requests/s limit.
  */
-import { setTimeout as sleep } from "node:timers/promises";
+
 import type { Logger } from "pino";
+import { sleep } from "../../runtime/remote/retry.js";
 import type { AgsClient } from "./client.js";
 import { AgsApiError, AgsInstanceStateError } from "./errors.js";
 import { isRetryable } from "./retry.js";

@@ -4,7 +4,7 @@
  * `RequestLimitExceeded` retries. Implemented as GCRA: each caller reserves the next free slot, so waiters are
  * served in arrival order and the state is two numbers.
  */
-import { setTimeout as sleep } from "node:timers/promises";
+import { sleep } from "../../runtime/remote/retry.js";
 
 export class TokenBucket {
   private readonly intervalMs: number;
@@ -37,7 +37,7 @@ export class TokenBucket {
   /** Waits for a slot. An abort gives the slot up only in the sense that the caller stops waiting. */
   async take(signal?: AbortSignal): Promise<void> {
     const wait = this.reserve();
-    if (wait > 0) await sleep(wait, undefined, { signal });
+    if (wait > 0) await sleep(wait, signal);
     else signal?.throwIfAborted();
   }
 }

@@ -5,8 +5,9 @@
  * - across processes, a lookup by name comes first, and a name conflict on create means someone else won
  *   the race, so the tool is re-read by name.
  */
-import { setTimeout as sleep } from "node:timers/promises";
+
 import type { Logger } from "pino";
+import { sleep } from "../../runtime/remote/retry.js";
 import { raceAbort } from "./abort.js";
 import type { AgsClient } from "./client.js";
 import { AgsApiError, AgsTimeoutError, AgsToolFailedError } from "./errors.js";
@@ -57,7 +58,7 @@ export async function waitToolActive(
     if (tool.Status === "FAILED" || tool.Status === "DELETING" || tool.Status === "ISOLATED") {
       throw new AgsToolFailedError(toolId, tool.StatusReason || `status ${tool.Status}`);
     }
-    await sleep(opts.pollIntervalMs ?? DEFAULT_POLL_MS, undefined, { signal: opts.signal });
+    await sleep(opts.pollIntervalMs ?? DEFAULT_POLL_MS, opts.signal);
   }
 }
 
@@ -85,7 +86,7 @@ function isNameConflict(err: unknown): boolean {
 
 async function waitUntilGone(client: AgsClient, toolId: string, opts: ToolWaitOptions): Promise<void> {
   while (await describeTool(client, toolId, opts.signal)) {
-    await sleep(opts.pollIntervalMs ?? DEFAULT_POLL_MS, undefined, { signal: opts.signal });
+    await sleep(opts.pollIntervalMs ?? DEFAULT_POLL_MS, opts.signal);
   }
 }
 

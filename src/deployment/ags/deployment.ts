@@ -1,0 +1,435 @@
+/**
+ * TencentAGSDeployment: one swerex-remote sandbox on Tencent Cloud Agent Sandbox. start() = the tool (given
+ * or found/created per configuration), StartSandboxInstance, RUNNING, token, runtime alive; all within
+ * `startup_timeout`. stop() always stops the instance.
+ */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import type { Dispatcher } from "undici";
+import { DeploymentNotStartedError, DeploymentStartupError } from "../../runtime/errors.js";
+import type { IsAliveResponse } from "../../runtime/protocol.js";
+import type { IsAliveOptions, Runtime } from "../../runtime/runtime.js";
+import { BaseDeployment, type StartOptions } from "../deployment.js";
+import { waitUntilAlive } from "../wait.js";
+import { type AgsClient, sharedAgsClient } from "./client.js";
+import {
+  type AgsCredentials,
+  resolveAgsCredentials,
+  TencentAGSDeploymentConfig,
+  type TencentAGSDeploymentConfigInput,
+} from "./config.js";
+import { AgsApiError, AgsTimeoutError } from "./errors.js";
+import { describeInstance, instancePoller, stopInstance } from "./instances.js";
+import { agsLogger } from "./log.js";
+import { type AgsRuntimeFactory, defaultAgsRuntimeFactory } from "./runtime-factory.js";
+import { InstanceTokenProvider } from "./token.js";
+import {
+  customConfiguration,
+  DEPLOYMENT_KEY,
+  MANAGED_KEY,
+  MANAGED_VALUE,
+  metadataValue,
+  OWNER_KEY,
+  toolRequest,
+} from "./tool-spec.js";
+import { ensureTool, forgetTool, verifyTool } from "./tools.js";
+import type { MetadataVar, StartSandboxInstanceRequest } from "./types.js";
+
+export interface TencentAGSDeploymentOptions {
+  logger?: Logger;
+  /** A ready client (tests, benchmarks); default: the process-wide client for these credentials. */
+  client?: AgsClient;
+  /** undici dispatcher for the data plane, e.g. the emulator's `dispatcher()`. */
+  dispatcher?: Dispatcher;
+  /** Environment for the credential variables (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Control-plane status polling interval (tool and instance states). */
+  pollIntervalMs?: number;
+  /** Builds the runtime once the instance is RUNNING (a seam for unit tests). */
+  runtimeFactory?: AgsRuntimeFactory;
+}
+
+/** Bounded cleanup of an instance a failed or aborted start left behind. */
+const CLEANUP_TIMEOUT_MS = 60_000;
+const RUNTIME_CLOSE_TIMEOUT_MS = 5_000;
+
+/** `host:pid` of this process: lets `swerex ags gc` tell which instances lost their owner. */
+export function ownerId(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+export class TencentAGSDeployment extends BaseDeployment {
+  readonly config: TencentAGSDeploymentConfig;
+  /** Written into the instance's Metadata; finds an instance whose start was cut off mid-request. */
+  readonly deploymentId = randomUUID();
+  private readonly log: Logger;
+  private readonly credentials: AgsCredentials;
+  private clientInstance: AgsClient | undefined;
+  private _instanceId: string | undefined;
+  private _toolId: string | undefined;
+  private token: InstanceTokenProvider | undefined;
+  private starting: Promise<void> | undefined;
+  private startAbort: AbortController | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    config: TencentAGSDeploymentConfigInput = {},
+    private readonly opts: TencentAGSDeploymentOptions = {},
+  ) {
+    super();
+    this.config = TencentAGSDeploymentConfig.parse(config);
+    this.credentials = resolveAgsCredentials(this.config, opts.env);
+    this.log = (opts.logger ?? agsLogger()).child({
+      component: "ags-deployment",
+      deployment: this.deploymentId,
+    });
+  }
+
+  static fromConfig(config: TencentAGSDeploymentConfigInput, opts?: TencentAGSDeploymentOptions) {
+    return new TencentAGSDeployment(config, opts);
+  }
+
+  get instanceId(): string | undefined {
+    return this._instanceId;
+  }
+
+  get toolId(): string | undefined {
+    return this._toolId;
+  }
+
+  /** The control-plane client (created on first use, so construction needs no credentials). */
+  get client(): AgsClient {
+    if (!this.clientInstance) {
+      if (!this.credentials.secretId || !this.credentials.secretKey) {
+        throw new DeploymentStartupError(
+          "AGS credentials missing: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (or secret_id/secret_key)",
+        );
+      }
+      this.clientInstance =
+        this.opts.client ??
+        sharedAgsClient({
+          secretId: this.credentials.secretId,
+          secretKey: this.credentials.secretKey,
+          region: this.config.region,
+          endpoint: this.config.http_endpoint,
+          skipSslVerify: this.config.skip_ssl_verify,
+          rateLimit: this.config.api_rate_limit,
+          logger: this.opts.logger,
+        });
+    }
+    return this.clientInstance;
+  }
+
+  /** `https://{port}-{InstanceId}.{domain}` (spec/ags.md 3.1). */
+  endpointFor(instanceId: string): string {
+    return `https://${this.config.port}-${instanceId}.${this.config.domain}`;
+  }
+
+  async start(opts: StartOptions = {}): Promise<void> {
+    if (this._runtime) {
+      this.log.warn("start() called on a running deployment; ignoring");
+      return;
+    }
+    if (this.stopping) await this.stopping;
+    this.starting ??= this.doStart(opts).finally(() => {
+      this.starting = undefined;
+      this.startAbort = undefined;
+    });
+    return this.starting;
+  }
+
+  private async doStart(opts: StartOptions): Promise<void> {
+    const startedAt = Date.now();
+    const timeoutMs = this.config.startup_timeout * 1000;
+    this.startAbort = new AbortController();
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signals = [deadline, this.startAbort.signal, ...(opts.signal ? [opts.signal] : [])];
+    const signal = AbortSignal.any(signals);
+    const client = this.client;
+    let startInFlight = false;
+    try {
+      this.status("Preparing sandbox tool");
+      const toolId = await this.resolveTool(client, signal);
+      this._toolId = toolId;
+
+      this.status("Starting sandbox instance");
+      startInFlight = true;
+      const instance = await this.startInstance(client, toolId, signal);
+      startInFlight = false;
+      this._instanceId = instance.InstanceId;
+      this.log.info({ instanceId: instance.InstanceId, toolId }, "sandbox instance started");
+      if (instance.Status !== "RUNNING") {
+        await instancePoller(client, this.log, this.opts.pollIntervalMs).waitFor(
+          instance.InstanceId,
+          ["RUNNING"],
+          {
+            signal,
+            dead: ["STOPPING", "STOPPED"],
+          },
+        );
+      }
+
+      this.status("Acquiring access token");
+      const token = new InstanceTokenProvider(client, instance.InstanceId);
+      await token.get(signal);
+      this.token = token;
+
+      this.status("Connecting to runtime");
+      const factory = this.opts.runtimeFactory ?? defaultAgsRuntimeFactory;
+      const runtime = factory({
+        url: this.endpointFor(instance.InstanceId),
+        tokens: token,
+        timeoutSec: this.config.runtime_timeout,
+        dispatcher: this.opts.dispatcher,
+        gatewayAddress: this.config.gateway_address,
+        domain: this.config.domain,
+        skipSslVerify: this.config.skip_ssl_verify,
+        logger: this.log,
+      });
+      this._runtime = runtime;
+      await waitUntilAlive((ms) => runtime.isAlive({ timeoutMs: ms }), {
+        signal,
+        timeoutMs: Math.max(0, timeoutMs - (Date.now() - startedAt)),
+        functionTimeoutMs: this.config.runtime_timeout * 1000,
+      });
+      this.log.info(
+        { instanceId: instance.InstanceId, ms: Date.now() - startedAt },
+        "sandbox runtime is alive",
+      );
+      this.status("Runtime is alive");
+    } catch (err) {
+      await this.cleanupFailedStart(client, startInFlight);
+      if (deadline.aborted) {
+        throw new AgsTimeoutError(
+          `AGS deployment did not become alive within ${this.config.startup_timeout}s: ${errMessage(err)}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
+  private async resolveTool(client: AgsClient, signal: AbortSignal): Promise<string> {
+    const pollIntervalMs = this.opts.pollIntervalMs;
+    if (this.config.tool_id) {
+      return (await verifyTool(client, this.config.tool_id, { signal, pollIntervalMs })).ToolId;
+    }
+    return ensureTool(client, toolRequest(this.config, this.credentials.roleArn), this.log, {
+      signal,
+      pollIntervalMs,
+    });
+  }
+
+  /** The StartSandboxInstance body; with a user's `tool_id` the image (and command) ride along per instance. */
+  startRequest(toolId: string): StartSandboxInstanceRequest {
+    const metadata: MetadataVar[] = [
+      { Name: MANAGED_KEY, Value: MANAGED_VALUE },
+      { Name: OWNER_KEY, Value: ownerId() },
+      { Name: DEPLOYMENT_KEY, Value: this.deploymentId },
+    ];
+    return {
+      ToolId: toolId,
+      Timeout: this.config.timeout,
+      ClientToken: randomUUID(),
+      Metadata: metadata,
+      ...(this.config.tool_id ? { CustomConfiguration: customConfiguration(this.config) } : {}),
+    };
+  }
+
+  private async startInstance(client: AgsClient, toolId: string, signal: AbortSignal) {
+    const req = this.startRequest(toolId);
+    try {
+      return await this.callStart(client, req, signal);
+    } catch (err) {
+      // Our cached tool was deleted (e.g. by `swerex ags gc` elsewhere): find or create it again, once.
+      const toolGone =
+        err instanceof AgsApiError &&
+        (err.is("ResourceNotFound.SandboxTool") || err.is("ResourceUnavailable"));
+      if (this.config.tool_id || !toolGone) throw err;
+      forgetTool(client, toolRequest(this.config, this.credentials.roleArn).ToolName);
+      const newToolId = await this.resolveTool(client, signal);
+      this._toolId = newToolId;
+      return await this.callStart(client, { ...req, ToolId: newToolId, ClientToken: randomUUID() }, signal);
+    }
+  }
+
+  private async callStart(client: AgsClient, req: StartSandboxInstanceRequest, signal: AbortSignal) {
+    const res = await client.call("StartSandboxInstance", req, { signal });
+    if (!res.Instance?.InstanceId) {
+      throw new DeploymentStartupError(
+        `StartSandboxInstance returned no instance (RequestId ${res.RequestId ?? ""})`,
+      );
+    }
+    return res.Instance;
+  }
+
+  /**
+   * Stops what a failed start created. If the start request itself was cut off, the instance may exist
+   * without us knowing its id: it is found by this deployment's id in its Metadata.
+   */
+  private async cleanupFailedStart(client: AgsClient, startInFlight: boolean): Promise<void> {
+    const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+    await this.closeRuntime();
+    try {
+      if (!this._instanceId && startInFlight && this._toolId) {
+        this._instanceId = await this.findOwnInstance(client, this._toolId, signal);
+      }
+      if (this._instanceId) {
+        await stopInstance(client, this._instanceId, signal);
+        this.log.info({ instanceId: this._instanceId }, "stopped instance of failed start");
+      }
+      this.clearState();
+    } catch (err) {
+      // Keep the id: a later stop() tries again, and `swerex ags gc` finds it by its Metadata.
+      this.log.error(
+        { instanceId: this._instanceId, err: errMessage(err) },
+        "could not stop instance of failed start",
+      );
+    }
+  }
+
+  private async findOwnInstance(client: AgsClient, toolId: string, signal: AbortSignal) {
+    for (let offset = 0; ; offset += 100) {
+      const res = await client.call(
+        "DescribeSandboxInstanceList",
+        { ToolId: toolId, Offset: offset, Limit: 100 },
+        { signal },
+      );
+      const set = res.InstanceSet ?? [];
+      const own = set.find((i) => metadataValue(i.Metadata, DEPLOYMENT_KEY) === this.deploymentId);
+      if (own) return own.InstanceId;
+      if (set.length < 100) return undefined;
+    }
+  }
+
+  async isAlive(opts: IsAliveOptions = {}): Promise<IsAliveResponse> {
+    const runtime = this._runtime;
+    const instanceId = this._instanceId;
+    if (!runtime || !instanceId) throw new DeploymentNotStartedError();
+    const res = await runtime.isAlive(opts);
+    if (res.is_alive) return res;
+    // Say why, when the control plane knows (expired, stopped, paused).
+    try {
+      const inst = await describeInstance(
+        this.client,
+        instanceId,
+        AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+      );
+      if (inst && inst.Status !== "RUNNING") {
+        const reason = inst.StopReason ? ` (StopReason ${inst.StopReason})` : "";
+        return { is_alive: false, message: `SandboxInstance ${instanceId} is ${inst.Status}${reason}` };
+      }
+    } catch {
+      // The runtime's own answer stands.
+    }
+    return res;
+  }
+
+  /** Idempotent. Closes the runtime if it answers, then stops the instance whatever the runtime's state. */
+  async stop(): Promise<void> {
+    this.stopping ??= this.doStop().finally(() => {
+      this.stopping = undefined;
+    });
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.starting) {
+      this.startAbort?.abort(new DeploymentStartupError("deployment stopped during start"));
+      await this.starting.catch(() => undefined);
+    }
+    await this.closeRuntime();
+    const instanceId = this._instanceId;
+    if (!instanceId) {
+      this.clearState();
+      return;
+    }
+    this.status("Stopping sandbox instance");
+    const stopped = await stopInstance(this.client, instanceId, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
+    this.log.info({ instanceId, alreadyStopped: !stopped }, "sandbox instance stopped");
+    this.clearState();
+  }
+
+  private async closeRuntime(): Promise<void> {
+    const runtime = this._runtime;
+    this._runtime = undefined;
+    if (!runtime) return;
+    try {
+      await Promise.race([
+        runtime.close(),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error("close timed out")), RUNTIME_CLOSE_TIMEOUT_MS).unref(),
+        ),
+      ]);
+    } catch (err) {
+      this.log.debug({ err: errMessage(err) }, "runtime close failed (the instance is stopped anyway)");
+    }
+  }
+
+  private clearState(): void {
+    this._runtime = undefined;
+    this._instanceId = undefined;
+    this.token = undefined;
+  }
+
+  private requireInstance(): string {
+    if (!this._instanceId || !this._runtime) throw new DeploymentNotStartedError();
+    return this._instanceId;
+  }
+
+  /** Pauses the instance (memory kept) and waits until it is PAUSED. */
+  async pause(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const instanceId = this.requireInstance();
+    const signal = opts.signal ?? AbortSignal.timeout(this.config.startup_timeout * 1000);
+    const res = await this.client.call("PauseSandboxInstance", { InstanceId: instanceId }, { signal });
+    if (res.InstanceStatus !== "PAUSED") {
+      await instancePoller(this.client, this.log, this.opts.pollIntervalMs).waitFor(instanceId, ["PAUSED"], {
+        signal,
+        dead: ["STOPPING", "STOPPED"],
+      });
+    }
+    this.status("Sandbox paused");
+  }
+
+  /** Resumes a paused instance, takes a fresh token, and waits until the runtime answers again. */
+  async resume(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const instanceId = this.requireInstance();
+    const runtime = this.runtime;
+    const signal = opts.signal ?? AbortSignal.timeout(this.config.startup_timeout * 1000);
+    await this.client.call(
+      "ResumeSandboxInstance",
+      { InstanceId: instanceId, Timeout: this.config.timeout },
+      { signal },
+    );
+    await instancePoller(this.client, this.log, this.opts.pollIntervalMs).waitFor(instanceId, ["RUNNING"], {
+      signal,
+      dead: ["STOPPING", "STOPPED"],
+    });
+    this.token?.invalidate();
+    await this.token?.get(signal);
+    await waitUntilAlive((ms) => runtime.isAlive({ timeoutMs: ms }), {
+      signal,
+      timeoutMs: this.config.startup_timeout * 1000,
+      functionTimeoutMs: this.config.runtime_timeout * 1000,
+    });
+    this.status("Sandbox resumed");
+  }
+
+  /** Restarts the instance's lifetime clock at `timeout` from now (UpdateSandboxInstance). */
+  async extendTimeout(
+    timeout: string = this.config.timeout,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const instanceId = this.requireInstance();
+    await this.client.call(
+      "UpdateSandboxInstance",
+      { InstanceId: instanceId, Timeout: timeout },
+      { signal: opts.signal ?? AbortSignal.timeout(60_000) },
+    );
+  }
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

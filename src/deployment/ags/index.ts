@@ -1,0 +1,12 @@
+export { AgsClient, type AgsClientOptions, resetSharedAgsClients, sharedAgsClient } from "./client.js";
+export {
+  type AgsCredentials,
+  resolveAgsCredentials,
+  TencentAGSDeploymentConfig,
+  type TencentAGSDeploymentConfigInput,
+} from "./config.js";
+export { ownerId, TencentAGSDeployment, type TencentAGSDeploymentOptions } from "./deployment.js";
+export { AgsApiError, AgsInstanceStateError, AgsTimeoutError, AgsToolFailedError } from "./errors.js";
+export { AGS_REDACT_PATHS, createAgsLogger } from "./log.js";
+export { InstanceTokenProvider, parseExpiresAt, type TokenSource } from "./token.js";
+export type * from "./types.js";
