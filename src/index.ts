@@ -3,3 +3,4 @@ export * from "./deployment/index.js";
 export * from "./runtime/index.js";
 export * from "./server/index.js";
 export * from "./config/index.js";
+export * from "./emulator/index.js";

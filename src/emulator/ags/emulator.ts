@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Dispatcher } from "undici";
-import { LocalBackend, type SpawnRuntimeServer } from "./backends/local.js";
+import { LocalBackend, type RuntimeServerSpawner } from "./backends/local.js";
 import type { SandboxBackend } from "./backends/types.js";
 import { type EmulatorContext, type EmulatorLogger, sleep } from "./context.js";
 import { createControlPlaneHandler, type InjectedFault } from "./control-plane.js";
@@ -67,7 +67,7 @@ export interface AgsEmulatorOptions {
   /** Gateway upstream timeout (ms). */
   upstreamTimeoutMs?: number;
   /** Local backend: how to start a runtime server (defaults to src/server's spawnRuntimeServerProcess). */
-  spawnRuntimeServer?: SpawnRuntimeServer;
+  spawnRuntimeServer?: RuntimeServerSpawner;
   /** Docker backend options. */
   docker?: import("./backends/docker.js").DockerBackendOptions;
   logger?: EmulatorLogger;

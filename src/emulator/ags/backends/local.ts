@@ -1,19 +1,19 @@
 import type { BackendHandle, BackendStartSpec, LoopbackTarget, SandboxBackend } from "./types.js";
 
 /** The shape of `spawnRuntimeServerProcess` in src/server (a swerex-remote child process). */
-export interface SpawnedRuntimeServer {
+export interface LocalRuntimeProcess {
   url: string;
   port: number;
   pid: number;
   stop(): Promise<void>;
 }
-export type SpawnRuntimeServer = (opts: {
+export type RuntimeServerSpawner = (opts: {
   authToken: string;
   port: number;
   env?: Record<string, string>;
-}) => Promise<SpawnedRuntimeServer>;
+}) => Promise<LocalRuntimeProcess>;
 
-async function defaultSpawner(): Promise<SpawnRuntimeServer> {
+async function defaultSpawner(): Promise<RuntimeServerSpawner> {
   // Imported lazily so the emulator loads even where the server module is not built in (docker-only use).
   const mod = (await import("../../../server/index.js")) as Record<string, unknown>;
   const fn = mod.spawnRuntimeServerProcess;
@@ -22,7 +22,7 @@ async function defaultSpawner(): Promise<SpawnRuntimeServer> {
       "src/server does not export spawnRuntimeServerProcess; the local backend cannot start runtimes",
     );
   }
-  return fn as SpawnRuntimeServer;
+  return fn as RuntimeServerSpawner;
 }
 
 function processAlive(pid: number): boolean {
@@ -59,7 +59,7 @@ export class LocalBackend implements SandboxBackend {
   readonly kind = "local" as const;
   private readonly handles = new Set<BackendHandle>();
 
-  constructor(private readonly spawner?: SpawnRuntimeServer) {}
+  constructor(private readonly spawner?: RuntimeServerSpawner) {}
 
   async start(spec: BackendStartSpec): Promise<BackendHandle> {
     const spawn = this.spawner ?? (await defaultSpawner());
