@@ -13,7 +13,12 @@ describe("shipped config files", () => {
   });
 
   it("config/example.yaml loads and describes a valid deployment", () => {
-    const c = loadConfig({ argv: [], env: {}, accept: ["instances.deployment"], file: join(root, "config/example.yaml") });
+    const c = loadConfig({
+      argv: [],
+      env: {},
+      accept: ["instances.deployment"],
+      file: join(root, "config/example.yaml"),
+    });
     expect(c.settings.log_level).toBe("info");
     expect(parseDeploymentConfig(c.get("instances.deployment"))).toEqual({ type: "local" });
   });
