@@ -1,0 +1,75 @@
+/**
+ * Shared set-up of the Docker tests: is an engine there (skip with a message locally, fail under CI), the
+ * runtime bundle built from the current sources (once per process; unchanged sources are not rebuilt), the
+ * local test images, and a per-file label so each file cleans up exactly its own containers.
+ */
+import { randomUUID } from "node:crypto";
+import type Docker from "dockerode";
+import { describe } from "vitest";
+import { buildBundle } from "../../src/bundle/build.js";
+import { pingEngine, sharedDockerClient } from "../../src/deployment/docker/engine.js";
+import { ensureBusyboxImage, ensureDebianImage } from "./images.js";
+
+export const docker: Docker = sharedDockerClient();
+
+async function probe(): Promise<string | undefined> {
+  try {
+    await pingEngine(docker, 5000);
+    return undefined;
+  } catch (err) {
+    return `no Docker engine at ${process.env.DOCKER_HOST ?? "/var/run/docker.sock"} (${(err as Error).message})`;
+  }
+}
+
+const unavailable = await probe();
+const underCi = process.env.CI === "true" || process.env.CI === "1";
+if (unavailable && underCi) {
+  throw new Error(`CI=${process.env.CI}: the Docker tests need a real engine, and there is ${unavailable}`);
+}
+if (unavailable) {
+  console.warn(`skipping Docker tests: ${unavailable}. Set DOCKER_HOST (e.g. source .ci/start-docker.sh).`);
+}
+
+export const engineAvailable = unavailable === undefined;
+/** `describe` when an engine is reachable, else `describe.skip`. */
+export const describeDocker = engineAvailable ? describe : describe.skip;
+
+let bundle: Promise<string> | undefined;
+/** The runtime bundle directory, brought up to date with the sources once per test process. */
+export function testBundle(): Promise<string> {
+  bundle ??= buildBundle().then((b) => b.dir);
+  return bundle;
+}
+
+export const busyboxImage = (): Promise<string> => ensureBusyboxImage(docker);
+export const debianImage = (): Promise<string> => ensureDebianImage(docker);
+
+/** A label unique to one test file: pass it to deployments, clean up by it. */
+export function fileLabel(): { key: string; value: string; filter: string; labels: Record<string, string> } {
+  const value = randomUUID();
+  return { key: "swerex.test", value, filter: `swerex.test=${value}`, labels: { "swerex.test": value } };
+}
+
+export async function containersWithLabel(filter: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [filter] } });
+}
+
+/** Removes every container carrying the label (afterAll safety net: tests must leave nothing behind). */
+export async function removeContainersWithLabel(filter: string): Promise<number> {
+  const list = await containersWithLabel(filter);
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => {}),
+    ),
+  );
+  return list.length;
+}
+
+/** Progress sink for tests: keeps the lines for assertions, prints nothing. */
+export function progressLog(): { lines: string[]; onProgress: (m: string) => void } {
+  const lines: string[] = [];
+  return { lines, onProgress: (m) => lines.push(m) };
+}
