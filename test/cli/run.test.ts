@@ -73,7 +73,8 @@ describe("swerex run (real process)", () => {
 
   it("takes the deployment type from SWEREX_ env vars and a config file, and hides progress above info", async () => {
     const file = join(dir, "c.yaml");
-    writeFileSync(file, "log_level: warn\ninstances:\n  deployment:\n    type: docker\n");
+    // `policy` belongs to another command: a shared file may hold it.
+    writeFileSync(file, "log_level: warn\npolicy:\n  type: x\ninstances:\n  deployment:\n    type: docker\n");
     const r = await swerex(["run", "--config", file, "--", "echo env"], {
       env: { SWEREX_INSTANCES__DEPLOYMENT__TYPE: "local" },
     });

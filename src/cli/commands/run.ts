@@ -72,9 +72,10 @@ export async function run(argv: string[], ctx: RunContext = {}): Promise<number>
       env: ctx.env,
       accept: ["instances.deployment", ...Object.keys(RunOptions.shape)],
     });
-    const { instances: _, help: __, ...rest } = config.values;
-    const parsed = RunOptions.safeParse(rest);
-    if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, { input: rest, where: config.where }));
+    // Only run's own keys: a shared config file may hold other commands' trees too.
+    const own = Object.fromEntries(Object.keys(RunOptions.shape).map((k) => [k, config.values[k]]));
+    const parsed = RunOptions.safeParse(own);
+    if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, { input: own, where: config.where }));
     options = parsed.data;
     command = (config.rest.length > 0 ? config.rest : config.positionals).join(" ");
     if (command.trim() === "") {
