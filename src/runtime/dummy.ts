@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import { DummyOutputsExhaustedError, PythonValueError } from "./errors.js";
+import { pyStrRepr } from "./local/index.js";
 import {
   Action,
   type ActionInput,
@@ -36,21 +37,9 @@ export interface DummyRuntimeOptions {
   runInSessionOutputs?: BashObservationInput | BashObservationInput[];
 }
 
-/** Python's `repr()` of a str, as upstream puts it into error messages. */
-function pythonRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  const body = s
-    .replace(/\\/g, "\\\\")
-    .replace(/\n/g, "\\n")
-    .replace(/\r/g, "\\r")
-    .replace(/\t/g, "\\t")
-    .replaceAll(quote, `\\${quote}`);
-  return `${quote}${body}${quote}`;
-}
-
 function checkSessionType(req: { session_type?: string }): void {
   const type = req.session_type ?? "bash";
-  if (type !== "bash") throw new PythonValueError(`unknown session type: ${pythonRepr(type)}`);
+  if (type !== "bash") throw new PythonValueError(`unknown session type: ${pyStrRepr(type)}`);
 }
 
 export class DummyRuntime implements Runtime {
@@ -76,7 +65,7 @@ export class DummyRuntime implements Runtime {
     if (next === undefined) {
       const command = action.action_type === "bash" ? action.command : "";
       throw new DummyOutputsExhaustedError(
-        `Dummy runtime's run_in_session_outputs list is empty: No output for ${pythonRepr(command)}`,
+        `Dummy runtime's run_in_session_outputs list is empty: No output for ${pyStrRepr(command)}`,
       );
     }
     return BashObservation.parse(next);

@@ -38,7 +38,12 @@ describe("RemoteRuntime request deadlines", () => {
   });
 
   it("waits as long as it takes for an action without timeout, whatever request_timeout says", async () => {
-    const rt = new RemoteRuntime({ auth_token: "", host: server.url, request_timeout: 0.2, request_timeout_margin: 0 });
+    const rt = new RemoteRuntime({
+      auth_token: "",
+      host: server.url,
+      request_timeout: 0.2,
+      request_timeout_margin: 0,
+    });
     try {
       expect((await rt.runInSession({ command: "x", timeout: null })).exit_code).toBe(0);
     } finally {

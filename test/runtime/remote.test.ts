@@ -123,7 +123,9 @@ describe("RemoteRuntime and swerex-remote together", () => {
   it("runs 8 sessions concurrently through one server, isolated from each other", async () => {
     const names = Array.from({ length: 8 }, (_, i) => `par${i}`);
     await Promise.all(names.map((session) => runtime.createSession({ session, ...STARTUP })));
-    await Promise.all(names.map((session, i) => runtime.runInSession({ session, command: `v=${i}`, timeout: 60 })));
+    await Promise.all(
+      names.map((session, i) => runtime.runInSession({ session, command: `v=${i}`, timeout: 60 })),
+    );
     const started = Date.now();
     const outputs = await Promise.all(
       names.map((session) => runtime.runInSession({ session, command: "sleep 2; echo $v", timeout: 60 })),
@@ -168,7 +170,11 @@ describe("RemoteRuntime and swerex-remote together", () => {
       const file = join(tmp, "retry503.txt");
       proxy.seenRequestIds.length = 0;
       proxy.plan = ["503", "503"];
-      const obs = await viaProxy.runInSession({ session: "flaky", command: `echo y >> ${file}`, timeout: 60 });
+      const obs = await viaProxy.runInSession({
+        session: "flaky",
+        command: `echo y >> ${file}`,
+        timeout: 60,
+      });
       expect(obs.exit_code).toBe(0);
       expect(proxy.seenRequestIds).toHaveLength(3);
       expect(new Set(proxy.seenRequestIds).size).toBe(1);
@@ -179,7 +185,11 @@ describe("RemoteRuntime and swerex-remote together", () => {
       const file = join(tmp, "dropped.txt");
       proxy.seenRequestIds.length = 0;
       proxy.plan = ["forward-then-drop"];
-      const obs = await viaProxy.runInSession({ session: "flaky", command: `echo z >> ${file}; echo done`, timeout: 60 });
+      const obs = await viaProxy.runInSession({
+        session: "flaky",
+        command: `echo z >> ${file}; echo done`,
+        timeout: 60,
+      });
       expect(obs.output).toBe("done\n");
       expect(proxy.seenRequestIds).toHaveLength(2);
       expect(new Set(proxy.seenRequestIds).size).toBe(1);

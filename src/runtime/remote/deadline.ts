@@ -10,12 +10,12 @@ type DeadlineConfig = Pick<RemoteRuntimeConfig, "request_timeout" | "request_tim
 /** Milliseconds for a request whose work is bounded by `ownTimeout` seconds (`null`: unbounded). */
 export function commandDeadlineMs(ownTimeout: number | null, config: DeadlineConfig): number | null {
   if (ownTimeout === null) return null;
-  return Math.ceil((ownTimeout + config.request_timeout_margin) * 1000);
+  return Math.round((ownTimeout + config.request_timeout_margin) * 1000);
 }
 
 /** Milliseconds for a request with no timeout of its own (files, sessions, close, upload). */
 export function plainDeadlineMs(config: DeadlineConfig): number | null {
-  return config.request_timeout === null ? null : Math.ceil(config.request_timeout * 1000);
+  return config.request_timeout === null ? null : Math.round(config.request_timeout * 1000);
 }
 
 /** An interrupt tries Ctrl-C `n_retry` times, pausing 0.2 s, then Ctrl-Z and `kill`, then drains 0.5 s. */
