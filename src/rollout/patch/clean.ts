@@ -36,7 +36,8 @@ export function cleanPatch(raw: string): CleanedPatch {
     binaryFiles.push(sectionPath(section));
     return false;
   });
-  const body = kept.join("\n").trim();
+  // Only newlines are trimmed: a trailing " " line is a blank context line, and dropping it corrupts the hunk.
+  const body = kept.join("\n").replace(/^\n+/, "").replace(/\n+$/, "");
   // A patch without its final newline fails in `git apply` ("corrupt patch at line N").
-  return { patch: body ? `${body.replace(/\n+$/, "")}\n` : "", binaryFiles };
+  return { patch: body.trim() ? `${body}\n` : "", binaryFiles };
 }
