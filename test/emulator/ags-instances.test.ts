@@ -8,7 +8,6 @@ import {
   ok,
   SECRET_ID,
   SECRET_KEY,
-  waitFor,
   waitStatus,
 } from "./helpers.js";
 
