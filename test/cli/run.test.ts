@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { startRuntimeServer } from "../../src/server/index.js";
 
 const children = new Set<ChildProcess>();
 const dir = mkdtempSync(join(tmpdir(), "swerex-run-test-"));
@@ -81,6 +82,43 @@ describe("swerex run (real process)", () => {
     expect(r.stdout).toBe("env\n");
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+  });
+
+  it("runs against an already running swerex-remote with type=remote", async () => {
+    const server = await startRuntimeServer({ authToken: "run-test-token" });
+    try {
+      const r = await swerex([
+        "run",
+        "--instances.deployment.type=remote",
+        "--instances.deployment.auth_token=run-test-token",
+        `--instances.deployment.port=${server.port}`,
+        "--",
+        "echo remote; exit 7",
+      ]);
+      expect(r.stdout).toBe("remote\n");
+      expect(r.code).toBe(7);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("exits 125 when the deployment fails, with the reason on stderr", async () => {
+    const server = await startRuntimeServer({ authToken: "right" });
+    try {
+      const r = await swerex([
+        "run",
+        "--instances.deployment.type=remote",
+        "--instances.deployment.auth_token=wrong",
+        `--instances.deployment.port=${server.port}`,
+        "--",
+        "true",
+      ]);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toMatch(/^swerex run: .*401/m);
+      expect(r.stderr).not.toContain("wrong");
+    } finally {
+      await server.close();
+    }
   });
 
   it("exits 124 when --timeout is reached", async () => {

@@ -114,6 +114,28 @@ describe("precedence: flags > env > file > defaults", () => {
   });
 });
 
+describe("extra settings of a command", () => {
+  const settings = { port: { doc: "proxy port", format: "port", default: 8080, env: "SWEREX_PROXY_PORT" } };
+
+  it("get their default, env var (coerced by format) and flag, in that order", () => {
+    type S = { port: number };
+    expect(loadConfig<S>({ argv: [], env: {}, accept: [], settings }).settings.port).toBe(8080);
+    expect(
+      loadConfig<S>({ argv: [], env: { SWEREX_PROXY_PORT: "9000" }, accept: [], settings }).settings.port,
+    ).toBe(9000);
+    expect(
+      loadConfig<S>({ argv: ["--port", "9100"], env: { SWEREX_PROXY_PORT: "9000" }, accept: [], settings })
+        .settings.port,
+    ).toBe(9100);
+  });
+
+  it("are rejected with the env var's name when out of range", () => {
+    expect(() => loadConfig({ argv: [], env: { SWEREX_PROXY_PORT: "70000" }, accept: [], settings })).toThrow(
+      /^SWEREX_PROXY_PORT: ports must be within range 0 - 65535/,
+    );
+  });
+});
+
 describe("rejections name the flag, env var or file and what is accepted", () => {
   it("rejects flags the command does not accept", () => {
     expect(() => loadConfig({ argv: ["--instance.deployment.type=local"], env: {}, accept })).toThrow(
