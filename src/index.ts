@@ -4,3 +4,4 @@ export * from "./runtime/index.js";
 export * from "./server/index.js";
 export * from "./config/index.js";
 export * from "./emulator/index.js";
+export * from "./rollout/index.js";
