@@ -7,9 +7,9 @@
  * (TypeScript reports a missing case).
  */
 import { z } from "zod";
-import { ConfigError } from "../config/errors.js";
-import { coerceStringFields, type WhereFn, zodIssues } from "../config/zod.js";
+import { ConfigError, coerceStringFields, type WhereFn, zodIssues } from "../config/index.js";
 import type { Deployment } from "./deployment.js";
+import { TencentAGSDeployment, TencentAGSDeploymentConfig } from "./ags/index.js";
 import { DockerDeployment, DockerDeploymentConfig } from "./docker/index.js";
 import { DummyDeployment, DummyDeploymentConfig } from "./dummy.js";
 import { LocalDeployment, LocalDeploymentConfig } from "./local.js";
@@ -21,6 +21,7 @@ export const DEPLOYMENT_CONFIGS = [
   RemoteDeploymentConfig,
   DummyDeploymentConfig,
   DockerDeploymentConfig,
+  TencentAGSDeploymentConfig,
 ] as const;
 
 export const DeploymentConfig = z.discriminatedUnion("type", DEPLOYMENT_CONFIGS);
@@ -86,6 +87,8 @@ export function getDeployment(config: DeploymentConfigInput | DeploymentConfig |
       return new DummyDeployment(c);
     case "docker":
       return new DockerDeployment(c);
+    case "tencentags":
+      return new TencentAGSDeployment(c);
     default:
       return unreachable(c);
   }
