@@ -86,6 +86,21 @@ describe("AGS emulator: TC3 signatures and envelopes", () => {
     expect(a.Response.Error.Code).toBe("InvalidAction");
   });
 
+  it("requires X-TC-Region (MissingParameter) except for AcquireSandboxInstanceToken", async () => {
+    const r = await callApi(emu.endpoint, "DescribeSandboxToolList", {}, { region: null });
+    expect(r.Response.Error).toEqual({
+      Code: "MissingParameter",
+      Message: "The request is missing a required parameter `Region`.",
+    });
+    const t = await callApi(
+      emu.endpoint,
+      "AcquireSandboxInstanceToken",
+      { InstanceId: "nope" },
+      { region: null },
+    );
+    expect(t.Response.Error.Code).toBe("ResourceNotFound.SandboxInstance");
+  });
+
   it("signs the hostname without the port, as the SDK does (Host header keeps the port)", async () => {
     // callApi signs url.hostname while sending Host with the port: accepted.
     const r = await callApi(emu.endpoint, "DescribeSandboxToolList", {});

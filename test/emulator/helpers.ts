@@ -17,6 +17,8 @@ export interface ApiCallOptions {
   tamper?: (body: string) => string;
   traceId?: string;
   hostHeader?: string;
+  /** X-TC-Region; null leaves the header out. */
+  region?: string | null;
 }
 
 export interface ApiResponse {
@@ -54,7 +56,7 @@ export async function callApi(
       "x-tc-action": action,
       "x-tc-version": o.version ?? "2025-09-20",
       "x-tc-timestamp": String(timestamp),
-      "x-tc-region": "ap-chongqing",
+      ...(o.region === null ? {} : { "x-tc-region": o.region ?? "ap-chongqing" }),
       ...(o.traceId ? { "x-tc-traceid": o.traceId } : {}),
     },
     body: o.tamper ? o.tamper(payload) : payload,

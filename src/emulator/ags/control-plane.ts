@@ -7,6 +7,8 @@ import { verifyTc3 } from "./tc3.js";
 
 export const AGS_API_VERSION = "2025-09-20";
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** `Region` (X-TC-Region) is a required common parameter except for these actions (spec/ags.md §1.1). */
+const REGION_OPTIONAL = new Set(["AcquireSandboxInstanceToken"]);
 
 export type ActionHandler = (body: unknown) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
@@ -112,6 +114,12 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
           `Your current request times exceed the frequency limit \`${limit}\` per second for action \`${action}\`. Please reduce the frequency of calls.`,
         );
       }
+      const region = req.headers["x-tc-region"];
+      if (!region && !REGION_OPTIONAL.has(action)) {
+        throw new AgsApiError("MissingParameter", "The request is missing a required parameter `Region`.");
+      }
+      const latency = opts.apiLatencyMs();
+      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
       const fault = opts.faults.get(action);
       if (fault && opts.random() < fault.rate) throw new AgsApiError(fault.code, fault.message);
       let parsed: unknown;
@@ -124,8 +132,6 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
         throw new AgsApiError("InvalidParameter", "The request body must be a JSON object.");
       }
       const result = await handler(parsed);
-      const latency = opts.apiLatencyMs();
-      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
       send(res, traceId, { ...result, RequestId: requestId });
     } catch (err) {
       const apiErr =
