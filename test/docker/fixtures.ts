@@ -32,7 +32,9 @@ if (unavailable) {
 
 export const engineAvailable = unavailable === undefined;
 /** `describe` when an engine is reachable, else `describe.skip`. */
-export const describeDocker = engineAvailable ? describe : describe.skip;
+export const describeDocker: typeof describe = engineAvailable
+  ? describe
+  : (describe.skip as typeof describe);
 
 let bundle: Promise<string> | undefined;
 /** The runtime bundle directory, brought up to date with the sources once per test process. */
