@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RemoteRuntime } from "../../src/runtime/remote.js";
+import { RUNTIME_SERVER_ROUTES } from "../../src/server/runtime-server.js";
 import { type SpawnedRuntimeServer, spawnRuntimeServerProcess } from "../../src/server/spawn.js";
+import { raw } from "../server/helpers.js";
 import { defineSessionConformance } from "./conformance.js";
 
 const KEY = "remote-test-key";
@@ -91,6 +93,51 @@ describe("RemoteRuntime and swerex-remote together", () => {
     await runtime?.close().catch(() => undefined);
     await server?.stop();
     if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  describe("HTTP contract of the process (upstream test_server.py and more)", () => {
+    it("GET / says hello world and GET /is_alive is alive, with the key", async () => {
+      expect((await raw(`${server.url}/`, { headers: { "X-API-Key": KEY } })).json).toEqual({
+        message: "hello world",
+      });
+      expect((await raw(`${server.url}/is_alive`, { headers: { "X-API-Key": KEY } })).json).toEqual({
+        is_alive: true,
+        message: "",
+      });
+    });
+
+    it("answers 403 to GET without key on all 10 paths, 401 to a wrong key", async () => {
+      for (const { path } of RUNTIME_SERVER_ROUTES) {
+        const r = await raw(`${server.url}${path}`);
+        expect({ path, status: r.status }).toEqual({ path, status: 403 });
+      }
+      const wrong = await raw(`${server.url}/is_alive`, { headers: { "X-API-Key": "nope" } });
+      expect(wrong.status).toBe(401);
+      expect(wrong.json).toEqual({ detail: "Invalid API Key" });
+    });
+
+    it("answers 422 naming the missing field", async () => {
+      const r = await raw(`${server.url}/read_file`, {
+        method: "POST",
+        headers: { "X-API-Key": KEY },
+        json: {},
+      });
+      expect(r.status).toBe(422);
+      expect(r.json).toEqual({ detail: [{ type: "missing", loc: ["body", "path"], msg: "Field required" }] });
+    });
+
+    it("sends a missing file as 511 with class_path builtins.FileNotFoundError", async () => {
+      const r = await raw(`${server.url}/read_file`, {
+        method: "POST",
+        headers: { "X-API-Key": KEY },
+        json: { path: join(tmp, "does-not-exist") },
+      });
+      expect(r.status).toBe(511);
+      const t = (r.json as { swerexception: Record<string, unknown> }).swerexception;
+      expect(Object.keys(t).sort()).toEqual(["class_path", "extra_info", "message", "traceback"]);
+      expect(t.class_path).toBe("builtins.FileNotFoundError");
+      expect(t.message).toContain("does-not-exist");
+    });
   });
 
   async function rawRunInSession(command: string, requestId: string, session: string) {
