@@ -15,8 +15,6 @@ export interface DockerBackendOptions {
   defaultPort?: number;
   /** Extra labels on every container and volume. */
   labels?: Record<string, string>;
-  /** Seconds `docker stop` waits before SIGKILL. */
-  stopTimeoutSeconds?: number;
 }
 
 /** Label naming the emulator run that owns a container or volume (a reaper can find leftovers by it). */
