@@ -57,7 +57,7 @@ describe("TencentAGSDeployment lifecycle (emulator, local backend)", () => {
     expect(id).toBeTruthy();
     expect((await d.isAlive()).is_alive).toBe(true);
 
-    await d.runtime.createSession({ session: "main" });
+    await d.runtime.createSession({ session: "main", startup_timeout: 30 });
     const obs = await d.runtime.runInSession({
       session: "main",
       command: "x=41; echo $((x+1))",

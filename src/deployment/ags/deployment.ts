@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { DeploymentNotStartedError, DeploymentStartupError } from "../../runtime/errors.js";
 import type { IsAliveResponse } from "../../runtime/protocol.js";
-import type { IsAliveOptions, Runtime } from "../../runtime/runtime.js";
+import type { IsAliveOptions } from "../../runtime/runtime.js";
 import { BaseDeployment, type StartOptions } from "../deployment.js";
 import { waitUntilAlive } from "../wait.js";
 import { type AgsClient, sharedAgsClient } from "./client.js";
