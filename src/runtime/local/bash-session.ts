@@ -31,6 +31,7 @@ import type {
 } from "../protocol.js";
 import { checkBashCommand } from "./bash-check.js";
 import { SerialQueue } from "./mutex.js";
+import { killSession } from "./process-session.js";
 import {
   ExpectEOF,
   type ExpectResult,
@@ -52,7 +53,7 @@ const SYNC_MS = 5_000;
 const INTERRUPT_PAUSE_MS = 200;
 /** What an interrupt that stopped at a caller's pattern (not at the prompt) waits for trailing output. */
 const DRAIN_MS = 500;
-/** SIGHUP first (bash passes it on to its jobs), SIGKILL if bash is still there after this. */
+/** SIGHUP first (bash passes it on to its jobs); what is left after this is killed. */
 const CLOSE_GRACE_MS = 1_000;
 
 function nonce(): string {
@@ -390,22 +391,28 @@ export class BashSession {
     return r.index < expect.length ? (expect[r.index] as string) : PS1;
   }
 
-  /** Hangs up the shell (bash passes SIGHUP to its jobs), then kills it if needed; removes the command files. */
+  /**
+   * Hangs up the shell (bash passes SIGHUP on to its jobs), then kills whatever is left of its terminal
+   * session (jobs that ignored the hang-up, nohup'd ones, the shell itself), and removes the command files.
+   */
   private async kill(): Promise<void> {
+    const sid = this.term.pty.pid;
     if (this.term.isAlive) {
       try {
         this.term.pty.kill("SIGHUP");
       } catch {
         // already gone
       }
-      if (!(await this.term.waitExit(CLOSE_GRACE_MS))) {
-        try {
-          this.term.pty.kill("SIGKILL");
-        } catch {
-          // already gone
-        }
-        await this.term.waitExit(CLOSE_GRACE_MS);
+      await this.term.waitExit(CLOSE_GRACE_MS);
+    }
+    await killSession(sid);
+    if (this.term.isAlive) {
+      try {
+        this.term.pty.kill("SIGKILL");
+      } catch {
+        // already gone
       }
+      await this.term.waitExit(CLOSE_GRACE_MS);
     }
     await rm(this.workDir, { recursive: true, force: true });
   }

@@ -13,9 +13,49 @@ export interface Match {
   groups: string[];
 }
 
+/**
+ * Output not consumed yet, as a list of chunks: appending is O(1) and searching the newest text does not
+ * copy the whole buffer (a flat string rebuilt on every chunk makes a large output quadratic).
+ */
+export class TextBuffer {
+  private parts: string[] = [];
+  length = 0;
+
+  append(s: string): void {
+    if (!s) return;
+    this.parts.push(s);
+    this.length += s.length;
+  }
+
+  /** The text from `from` to the end; costs the size of that tail, not of the buffer. */
+  tail(from: number): string {
+    if (from <= 0) return this.toString();
+    let covered = 0;
+    let i = this.parts.length;
+    while (i > 0 && covered < this.length - from) covered += (this.parts[--i] as string).length;
+    const joined = this.parts.slice(i).join("");
+    return joined.slice(joined.length - (this.length - from));
+  }
+
+  toString(): string {
+    if (this.parts.length > 1) this.parts = [this.parts.join("")];
+    return this.parts[0] ?? "";
+  }
+
+  /** Removes and returns the first `n` characters. */
+  shift(n: number): string {
+    const all = this.toString();
+    const head = all.slice(0, n);
+    const rest = all.slice(n);
+    this.parts = rest ? [rest] : [];
+    this.length = rest.length;
+    return head;
+  }
+}
+
 /** A pattern to look for. Instances may keep search state, so make a fresh one for every `expect`. */
 export interface Pattern {
-  find(buf: string): Match | null;
+  find(buf: TextBuffer): Match | null;
 }
 
 /** A fixed string, searched incrementally: text already scanned is not scanned again. */
@@ -23,13 +63,14 @@ export class Literal implements Pattern {
   private next = 0;
   constructor(private readonly text: string) {}
 
-  find(buf: string): Match | null {
-    const i = buf.indexOf(this.text, this.next);
+  find(buf: TextBuffer): Match | null {
+    const from = Math.min(this.next, buf.length);
+    const i = buf.tail(from).indexOf(this.text);
     if (i < 0) {
       this.next = Math.max(this.next, buf.length - this.text.length + 1);
       return null;
     }
-    return { start: i, end: i + this.text.length, groups: [] };
+    return { start: from + i, end: from + i + this.text.length, groups: [] };
   }
 }
 
@@ -44,11 +85,11 @@ export class PrefixedMarker implements Pattern {
     if (!tail.sticky) throw new Error("PrefixedMarker tail must be sticky");
   }
 
-  find(buf: string): Match | null {
+  find(buf: TextBuffer): Match | null {
     const p = this.prefix.find(buf);
     if (!p) return null;
-    this.tail.lastIndex = p.end;
-    const m = this.tail.exec(buf);
+    this.tail.lastIndex = 0;
+    const m = this.tail.exec(buf.tail(p.end));
     // Prefix seen but the tail has not fully arrived: look here again next time.
     if (!m) return null;
     return { start: p.start, end: p.end + m[0].length, groups: m.slice(1) };
@@ -69,8 +110,9 @@ export class UserRegex implements Pattern {
     }
   }
 
-  find(buf: string): Match | null {
-    const m = this.re.exec(buf);
+  /** Searches the whole buffer each time, as pexpect does without a search window. */
+  find(buf: TextBuffer): Match | null {
+    const m = this.re.exec(buf.toString());
     return m ? { start: m.index, end: m.index + m[0].length, groups: m.slice(1).map((g) => g ?? "") } : null;
   }
 }
@@ -110,7 +152,7 @@ interface Waiter {
 const MAX_BUFFER_CHARS = 64 * 1024 * 1024;
 
 export class PtyExpect {
-  private buf = "";
+  private readonly buf = new TextBuffer();
   private waiter: Waiter | undefined;
   private readonly decoder = new StreamingUtf8Decoder();
   private exit: { exitCode: number; signal: number | undefined } | undefined;
@@ -127,7 +169,7 @@ export class PtyExpect {
         this.exit = { exitCode, signal };
         const w = this.waiter;
         this.waiter = undefined;
-        w?.reject(new ExpectEOF(this.buf, exitCode, signal));
+        w?.reject(new ExpectEOF(this.buf.toString(), exitCode, signal));
         resolve();
       });
     });
@@ -148,14 +190,12 @@ export class PtyExpect {
 
   /** Everything buffered, consumed. */
   take(): string {
-    const b = this.buf;
-    this.buf = "";
-    return b;
+    return this.buf.shift(this.buf.length);
   }
 
   /** Everything buffered, not consumed. */
   peek(): string {
-    return this.buf;
+    return this.buf.toString();
   }
 
   /** Finds a pattern in what is already buffered and consumes through it, without waiting. */
@@ -186,10 +226,10 @@ export class PtyExpect {
         },
       };
       if (timeoutMs !== null) {
-        timer = setTimeout(() => this.waiter?.reject(new ExpectTimeout(this.buf)), timeoutMs);
+        timer = setTimeout(() => this.waiter?.reject(new ExpectTimeout(this.buf.toString())), timeoutMs);
       }
       if (!this.check() && this.exit) {
-        this.waiter?.reject(new ExpectEOF(this.buf, this.exit.exitCode, this.exit.signal));
+        this.waiter?.reject(new ExpectEOF(this.buf.toString(), this.exit.exitCode, this.exit.signal));
       }
     });
   }
@@ -209,8 +249,9 @@ export class PtyExpect {
 
   private append(text: string): void {
     if (!text) return;
-    this.buf += text;
-    if (!this.waiter && this.buf.length > MAX_BUFFER_CHARS) this.buf = this.buf.slice(-MAX_BUFFER_CHARS);
+    this.buf.append(text);
+    if (!this.waiter && this.buf.length > MAX_BUFFER_CHARS)
+      this.buf.shift(this.buf.length - MAX_BUFFER_CHARS);
     this.check();
   }
 
@@ -228,9 +269,7 @@ export class PtyExpect {
   }
 
   private consume(index: number, m: Match): ExpectResult {
-    const before = this.buf.slice(0, m.start);
-    const matched = this.buf.slice(m.start, m.end);
-    this.buf = this.buf.slice(m.end);
-    return { index, before, matched, groups: m.groups };
+    const upToEnd = this.buf.shift(m.end);
+    return { index, before: upToEnd.slice(0, m.start), matched: upToEnd.slice(m.start), groups: m.groups };
   }
 }

@@ -185,13 +185,16 @@ describe("LocalRuntime sessions", () => {
       expect((await run({ command: "echo again" })).output).toBe("again\n");
     });
 
-    it("close_session ends the shell's jobs", async () => {
+    it("close_session ends the shell's jobs, also those that ignore the hang-up", async () => {
       const pidFile = join(tmp, `job-${Date.now()}.pid`);
-      await run({ command: `sleep 60 & echo $! > ${pidFile}` });
-      const pid = Number((await rt.readFile({ path: pidFile })).content.trim());
-      expect(isRunning(pid)).toBe(true);
+      await run({
+        command: `sleep 60 & echo $! > ${pidFile}; nohup sleep 60 >/dev/null 2>&1 & echo $! >> ${pidFile}`,
+      });
+      const pids = (await rt.readFile({ path: pidFile })).content.trim().split("\n").map(Number);
+      expect(pids).toHaveLength(2);
+      expect(pids.every(isRunning)).toBe(true);
       await rt.closeSession({});
-      expect(await waitUntil(() => !isRunning(pid), 10_000)).toBe(true);
+      expect(await waitUntil(() => !pids.some(isRunning), 10_000)).toBe(true);
     });
   });
 });
