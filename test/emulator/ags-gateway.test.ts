@@ -1,6 +1,13 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { FormData, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgsEmulator, parseGatewayHost, startAgsEmulator } from "../../src/emulator/ags/index.js";
+import {
+  type AgsEmulator,
+  parseGatewayHost,
+  type SandboxBackend,
+  startAgsEmulator,
+} from "../../src/emulator/ags/index.js";
 import { activeTool, echoBackend, ok, SECRET_ID, SECRET_KEY, waitStatus } from "./helpers.js";
 
 describe("AGS emulator: gateway (echo backend)", () => {
@@ -202,5 +209,94 @@ describe("AGS emulator: gateway (echo backend)", () => {
     expect(api.statusCode).toBe(200);
     const env = (await api.body.json()) as { Response: { Error: { Code: string } } };
     expect(env.Response.Error.Code).toBe("InvalidAction");
+  });
+});
+
+describe("AGS emulator: gateway timeouts, log hygiene, shutdown", () => {
+  it("answers 502 when the sandbox does not answer within the upstream timeout", async () => {
+    const hung = createServer(() => undefined); // accepts, never answers
+    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r));
+    const port = (hung.address() as AddressInfo).port;
+    const backend: SandboxBackend = {
+      kind: "local",
+      start: async () => ({
+        target: () => ({ host: "127.0.0.1", port }),
+        isAlive: async () => true,
+        pause: async () => undefined,
+        resume: async () => undefined,
+        stop: async () => undefined,
+        kill: async () => undefined,
+      }),
+      close: async () => undefined,
+    };
+    const emu = await startAgsEmulator({
+      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
+      backend,
+      upstreamTimeoutMs: 300,
+    });
+    try {
+      const tool = await activeTool(emu.endpoint);
+      const r = await ok(emu.endpoint, "StartSandboxInstance", { ToolId: tool });
+      await waitStatus(emu.endpoint, r.Instance.InstanceId, "RUNNING");
+      const t = await ok(emu.endpoint, "AcquireSandboxInstanceToken", { InstanceId: r.Instance.InstanceId });
+      const res = await request(`${emu.instanceUrl(r.Instance.InstanceId, 8000)}/slow`, {
+        dispatcher: emu.dispatcher(),
+        headers: { "X-Access-Token": t.Token },
+        signal: AbortSignal.timeout(30_000),
+      });
+      expect(res.statusCode).toBe(502);
+      await res.body.dump();
+    } finally {
+      await emu.close();
+      hung.closeAllConnections();
+      await new Promise<void>((r) => hung.close(() => r()));
+    }
+  });
+
+  it("never logs the SecretKey or access tokens", async () => {
+    const lines: string[] = [];
+    const logger = {
+      info: (o: object, m?: string) => lines.push(`${m} ${JSON.stringify(o)}`),
+      warn: (o: object, m?: string) => lines.push(`${m} ${JSON.stringify(o)}`),
+    };
+    const emu = await startAgsEmulator({
+      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
+      backend: echoBackend(),
+      logger,
+    });
+    try {
+      const tool = await activeTool(emu.endpoint);
+      const r = await ok(emu.endpoint, "StartSandboxInstance", { ToolId: tool });
+      await waitStatus(emu.endpoint, r.Instance.InstanceId, "RUNNING");
+      const t = await ok(emu.endpoint, "AcquireSandboxInstanceToken", { InstanceId: r.Instance.InstanceId });
+      const res = await request(`${emu.instanceUrl(r.Instance.InstanceId, 8000)}/`, {
+        dispatcher: emu.dispatcher(),
+        headers: { "X-Access-Token": `${t.Token}x` },
+      });
+      await res.body.dump();
+      await ok(emu.endpoint, "StopSandboxInstance", { InstanceId: r.Instance.InstanceId });
+      await waitStatus(emu.endpoint, r.Instance.InstanceId, "STOPPED");
+      expect(lines.length).toBeGreaterThan(0);
+      const all = lines.join("\n");
+      expect(all).not.toContain(SECRET_KEY);
+      expect(all).not.toContain(t.Token);
+    } finally {
+      await emu.close();
+    }
+  });
+
+  it("close() during a slow start returns promptly and stops the sandbox", async () => {
+    const backend = echoBackend();
+    const emu = await startAgsEmulator({
+      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
+      backend,
+      latency: { startMs: [60_000, 60_000] },
+    });
+    const tool = await activeTool(emu.endpoint);
+    await ok(emu.endpoint, "StartSandboxInstance", { ToolId: tool });
+    const t0 = Date.now();
+    await emu.close();
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(backend.servers.size).toBe(0);
   });
 });

@@ -285,6 +285,7 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
       closed ??= (async () => {
         clearInterval(sweepTimer);
         closing.abort(new Error("emulator closing"));
+        instances.abortStarts();
         await Promise.allSettled([...pending]);
         await instances.stopAll();
         await backend.close();

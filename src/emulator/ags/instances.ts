@@ -69,6 +69,7 @@ const STOPPABLE: ReadonlySet<InstanceStatus> = new Set([
 ]);
 /** States whose ExpiresAt is enforced; a paused instance keeps its record until resumed or stopped. */
 const EXPIRING: ReadonlySet<InstanceStatus> = new Set(["STARTING", "RUNNING", "RESUMING"]);
+const HEALTH_CHECK_INTERVAL_MS = 1000;
 const MOUNT_PATH_PREFIXES = ["/home", "/workspace", "/data", "/mnt"];
 
 export interface InstanceRecord {
@@ -92,6 +93,7 @@ export interface InstanceRecord {
   handle?: BackendHandle;
   /** Aborts an in-flight start when the instance is stopped meanwhile. */
   startAbort: AbortController;
+  lastHealthCheckMs: number;
   seq: number;
   tool: ToolRecord;
 }
@@ -240,6 +242,7 @@ export class InstanceStore {
       Persistent: tool.Persistent,
       tokens: new Map(),
       startAbort: new AbortController(),
+      lastHealthCheckMs: 0,
       seq: ++this.seq,
       tool,
     };
@@ -509,7 +512,15 @@ export class InstanceStore {
         this.beginStop(inst, "timeout");
         continue;
       }
-      if (inst.Status === "RUNNING" && inst.handle && !(await inst.handle.isAlive())) {
+      // Health checks cost an engine call per instance (docker inspect): at most one per interval each.
+      if (
+        inst.Status !== "RUNNING" ||
+        !inst.handle ||
+        now - inst.lastHealthCheckMs < HEALTH_CHECK_INTERVAL_MS
+      )
+        continue;
+      inst.lastHealthCheckMs = now;
+      if (!(await inst.handle.isAlive())) {
         if (inst.Status !== "RUNNING") continue;
         this.setStatus(inst, "FAILED", "error");
         inst.tokens.clear();
@@ -518,14 +529,15 @@ export class InstanceStore {
     }
   }
 
+  /** Cancels every start in flight (emulator shutdown, before waiting for background work). */
+  abortStarts(): void {
+    for (const inst of this.instances.values()) inst.startAbort.abort(new Error("emulator closing"));
+  }
+
   /** Stops every backend (emulator shutdown). */
   async stopAll(): Promise<void> {
-    await Promise.allSettled(
-      [...this.instances.values()].map(async (inst) => {
-        inst.startAbort.abort(new Error("emulator closing"));
-        await inst.handle?.stop();
-      }),
-    );
+    this.abortStarts();
+    await Promise.allSettled([...this.instances.values()].map((inst) => inst.handle?.stop()));
   }
 }
 
