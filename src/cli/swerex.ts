@@ -23,6 +23,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   reap: () => import("./commands/reap.js"),
   bundle: () => import("./commands/bundle.js"),
   "ags-emulator": () => import("./commands/ags-emulator.js"),
+  "run-batch": () => import("./commands/run-batch.js"),
+  "prepare-data": () => import("./commands/prepare-data.js"),
 };
 
 /** Exit statuses of the dispatcher itself (a command returns its own). */

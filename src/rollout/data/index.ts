@@ -1,0 +1,3 @@
+export * from "./prepare.js";
+export * from "./simple-cases.js";
+export * from "./verl.js";
