@@ -90,6 +90,11 @@ describe("LocalRuntime sessions", () => {
       expect((await run({ command: "echo $x; pwd; f y" })).output).toBe("42\n/tmp\nf:y\n");
     });
 
+    it("a large output arrives whole and in order", async () => {
+      const want = `${Array.from({ length: 200_000 }, (_, i) => i + 1).join("\n")}\n`;
+      expect((await run({ command: "seq 1 200000" })).output).toBe(want);
+    });
+
     it("timeout null waits for the command", async () => {
       const r = await rt.runInSession({ command: "sleep 0.5; echo done", timeout: null });
       expect(r.output).toBe("done\n");
