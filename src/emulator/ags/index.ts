@@ -1,5 +1,5 @@
 export { AgsApiError } from "./api-error.js";
-export { LocalBackend, type LocalRuntimeProcess, type RuntimeServerSpawner } from "./backends/local.js";
+export { LocalBackend, type RuntimeServerSpawner } from "./backends/local.js";
 export type {
   BackendHandle,
   BackendStartSpec,

@@ -1,29 +1,12 @@
+import {
+  type SpawnedRuntimeServer,
+  type SpawnRuntimeServerOptions,
+  spawnRuntimeServerProcess,
+} from "../../../server/index.js";
 import type { BackendHandle, BackendStartSpec, LoopbackTarget, SandboxBackend } from "./types.js";
 
-/** The shape of `spawnRuntimeServerProcess` in src/server (a swerex-remote child process). */
-export interface LocalRuntimeProcess {
-  url: string;
-  port: number;
-  pid: number;
-  stop(): Promise<void>;
-}
-export type RuntimeServerSpawner = (opts: {
-  authToken: string;
-  port: number;
-  env?: Record<string, string>;
-}) => Promise<LocalRuntimeProcess>;
-
-async function defaultSpawner(): Promise<RuntimeServerSpawner> {
-  // Imported lazily so the emulator loads even where the server module is not built in (docker-only use).
-  const mod = (await import("../../../server/index.js")) as Record<string, unknown>;
-  const fn = mod.spawnRuntimeServerProcess;
-  if (typeof fn !== "function") {
-    throw new Error(
-      "src/server does not export spawnRuntimeServerProcess; the local backend cannot start runtimes",
-    );
-  }
-  return fn as RuntimeServerSpawner;
-}
+/** How the local backend starts a runtime server; `spawnRuntimeServerProcess` from src/server by default. */
+export type RuntimeServerSpawner = (opts: SpawnRuntimeServerOptions) => Promise<SpawnedRuntimeServer>;
 
 function processAlive(pid: number): boolean {
   try {
@@ -62,7 +45,7 @@ export class LocalBackend implements SandboxBackend {
   constructor(private readonly spawner?: RuntimeServerSpawner) {}
 
   async start(spec: BackendStartSpec): Promise<BackendHandle> {
-    const spawn = this.spawner ?? (await defaultSpawner());
+    const spawn = this.spawner ?? spawnRuntimeServerProcess;
     spec.signal.throwIfAborted();
     const env = Object.fromEntries(spec.env.map((e) => [e.name, e.value]));
     const server = await spawn({ authToken: "", port: 0, env });
