@@ -88,6 +88,8 @@ describe("LocalRuntime sessions", () => {
     it("variables, cd and functions persist between actions", async () => {
       await run({ command: 'x=42\ncd /tmp\nf() { echo "f:$1"; }' });
       expect((await run({ command: "echo $x; pwd; f y" })).output).toBe("42\n/tmp\nf:y\n");
+      // As with upstream's `/usr/bin/env bash`: `$0` is plain "bash", so messages read "bash: ...".
+      expect((await run({ command: "echo $0" })).output).toBe("bash\n");
     });
 
     it("a large output arrives whole and in order", async () => {
