@@ -139,6 +139,17 @@ describe("swerex run (real process)", () => {
     expect(r.stderr).toBe(
       'swerex run: --instances.deployment.image: unknown key for deployment type "local"; accepted keys: type\n',
     );
+    const p = await swerex([
+      "run",
+      "--instances.deployment.type=docker",
+      "--instances.deployment.pull=sometimes",
+      "--",
+      "true",
+    ]);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toBe(
+      'swerex run: --instances.deployment.pull: expected one of never|always|missing, got "sometimes"\n',
+    );
     const t = await swerex(["run", "--instances.deployment.type=local", "--timeout=soon", "--", "true"]);
     expect(t.code).toBe(2);
     expect(t.stderr).toBe('swerex run: --timeout: expected number, got "soon"\n');
