@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/index.js";
+import { TencentAGSDeployment } from "../../src/deployment/ags/index.js";
 import {
   DeploymentConfig,
+  DockerDeployment,
   DummyDeployment,
   deploymentTypes,
   getDeployment,
@@ -38,6 +40,52 @@ describe("defaults of each deployment type", () => {
 
   it("dummy has no other keys", () => {
     expect(parseDeploymentConfig({ type: "dummy" })).toEqual({ type: "dummy" });
+  });
+
+  it("docker has SWE-ReX's defaults", () => {
+    expect(parseDeploymentConfig({ type: "docker" })).toMatchObject({
+      type: "docker",
+      image: "python:3.11",
+      port: null,
+      docker_args: [],
+      startup_timeout: 180,
+      pull: "missing",
+      remove_images: false,
+      python_standalone_dir: null,
+      platform: null,
+      remove_container: true,
+      container_runtime: "docker",
+      exec_shell: ["/bin/sh", "-c"],
+      docker_internal_host: "http://127.0.0.1",
+    });
+  });
+
+  it("tencentags has the seed table's defaults", () => {
+    expect(parseDeploymentConfig({ type: "tencentags" })).toMatchObject({
+      type: "tencentags",
+      secret_id: "",
+      secret_key: "",
+      role_arn: "",
+      http_endpoint: "ags.tencentcloudapi.com",
+      skip_ssl_verify: false,
+      region: "ap-chongqing",
+      domain: "ap-chongqing.tencentags.com",
+      tool_id: "",
+      image: "python:3.11",
+      image_registry_type: "enterprise",
+      timeout: "1h",
+      port: 8000,
+      startup_timeout: 180,
+      runtime_timeout: 60,
+      cpu: "1",
+      memory: "1Gi",
+      mount_name: "",
+      mount_image: "",
+      mount_image_registry_type: "enterprise",
+      mount_path: "/nix",
+      image_subpath: "/nix",
+      mount_readonly: false,
+    });
   });
 
   it("the union parses like each member", () => {
@@ -97,6 +145,38 @@ describe("rejections", () => {
     );
   });
 
+  it("turns the issue's docker flags into the nested config", () => {
+    const c = loadConfig({
+      argv: [
+        "--instances.deployment.type=docker",
+        "--instances.deployment.image=python:3.11",
+        `--instances.deployment.docker_args=["--cpus","2"]`,
+      ],
+      env: {},
+      accept: ["instances.deployment"],
+    });
+    expect(parseDeploymentConfig(c.get("instances.deployment"))).toMatchObject({
+      type: "docker",
+      image: "python:3.11",
+      docker_args: ["--cpus", "2"],
+    });
+  });
+
+  it("rejects pull=sometimes naming the flag and the accepted values", () => {
+    const c = loadConfig({
+      argv: ["--instances.deployment.type=docker", "--instances.deployment.pull=sometimes"],
+      env: {},
+      accept: ["instances.deployment"],
+    });
+    expect(
+      errorOf(() =>
+        parseDeploymentConfig(c.get("instances.deployment"), {
+          where: (p) => c.where(["instances", "deployment", ...p]),
+        }),
+      ).message,
+    ).toBe('--instances.deployment.pull: expected one of never|always|missing, got "sometimes"');
+  });
+
   it("takes a numeric auth_token from a flag as the text typed", () => {
     const c = loadConfig({
       argv: ["--instances.deployment.auth_token=123"],
@@ -114,6 +194,8 @@ describe("getDeployment", () => {
     expect(getDeployment({ type: "local" })).toBeInstanceOf(LocalDeployment);
     expect(getDeployment({ type: "remote", auth_token: "" })).toBeInstanceOf(RemoteDeployment);
     expect(getDeployment(parseDeploymentConfig({ type: "dummy" }))).toBeInstanceOf(DummyDeployment);
+    expect(getDeployment({ type: "docker" })).toBeInstanceOf(DockerDeployment);
+    expect(getDeployment({ type: "tencentags" })).toBeInstanceOf(TencentAGSDeployment);
   });
 
   it("rejects a bad config before building anything", () => {
