@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   reap: () => import("./commands/reap.js"),
   bundle: () => import("./commands/bundle.js"),
   "ags-emulator": () => import("./commands/ags-emulator.js"),
+  ags: () => import("./commands/ags.js"),
   "run-batch": () => import("./commands/run-batch.js"),
   "prepare-data": () => import("./commands/prepare-data.js"),
 };

@@ -4,13 +4,14 @@
  * `startup_timeout`. stop() always stops the instance.
  */
 import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { DeploymentNotStartedError, DeploymentStartupError } from "../../runtime/errors.js";
 import type { IsAliveResponse } from "../../runtime/protocol.js";
 import type { IsAliveOptions } from "../../runtime/runtime.js";
 import { BaseDeployment, type StartOptions } from "../deployment.js";
+import { ownerLabels } from "../docker/owner.js";
+import { registerDeployment, unregisterDeployment } from "../registry.js";
 import { waitUntilAlive } from "../wait.js";
 import { type AgsClient, sharedAgsClient } from "./client.js";
 import {
@@ -24,15 +25,7 @@ import { describeInstance, instancePoller, stopInstance } from "./instances.js";
 import { agsLogger } from "./log.js";
 import { type AgsRuntimeFactory, defaultAgsRuntimeFactory } from "./runtime-factory.js";
 import { InstanceTokenProvider } from "./token.js";
-import {
-  customConfiguration,
-  DEPLOYMENT_KEY,
-  MANAGED_KEY,
-  MANAGED_VALUE,
-  metadataValue,
-  OWNER_KEY,
-  toolRequest,
-} from "./tool-spec.js";
+import { customConfiguration, DEPLOYMENT_KEY, metadataValue, toolRequest } from "./tool-spec.js";
 import { ensureTool, forgetTool, verifyTool } from "./tools.js";
 import type { MetadataVar, StartSandboxInstanceRequest } from "./types.js";
 
@@ -53,11 +46,6 @@ export interface TencentAGSDeploymentOptions {
 /** Bounded cleanup of an instance a failed or aborted start left behind. */
 const CLEANUP_TIMEOUT_MS = 60_000;
 const RUNTIME_CLOSE_TIMEOUT_MS = 5_000;
-
-/** `host:pid` of this process: lets `swerex ags gc` tell which instances lost their owner. */
-export function ownerId(): string {
-  return `${hostname()}:${process.pid}`;
-}
 
 export class TencentAGSDeployment extends BaseDeployment {
   readonly config: TencentAGSDeploymentConfig;
@@ -132,6 +120,8 @@ export class TencentAGSDeployment extends BaseDeployment {
       return;
     }
     if (this.stopping) await this.stopping;
+    // Tracked from the first request on, so a SIGINT during start also stops what it created.
+    registerDeployment(this);
     this.starting ??= this.doStart(opts).finally(() => {
       this.starting = undefined;
       this.startAbort = undefined;
@@ -221,11 +211,13 @@ export class TencentAGSDeployment extends BaseDeployment {
     });
   }
 
-  /** The StartSandboxInstance body; with a user's `tool_id` the image (and command) ride along per instance. */
+  /**
+   * The StartSandboxInstance body; with a user's `tool_id` the image (and command) ride along per instance.
+   * Metadata names the owner process (for `swerex ags gc`) and this deployment.
+   */
   startRequest(toolId: string): StartSandboxInstanceRequest {
     const metadata: MetadataVar[] = [
-      { Name: MANAGED_KEY, Value: MANAGED_VALUE },
-      { Name: OWNER_KEY, Value: ownerId() },
+      ...Object.entries(ownerLabels()).map(([Name, Value]) => ({ Name, Value })),
       { Name: DEPLOYMENT_KEY, Value: this.deploymentId },
     ];
     return {
@@ -367,10 +359,12 @@ export class TencentAGSDeployment extends BaseDeployment {
     }
   }
 
+  /** Forgets the instance: nothing is left to stop, so the process registry lets go too. */
   private clearState(): void {
     this._runtime = undefined;
     this._instanceId = undefined;
     this.token = undefined;
+    unregisterDeployment(this);
   }
 
   private requireInstance(): string {

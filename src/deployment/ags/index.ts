@@ -5,7 +5,7 @@ export {
   TencentAGSDeploymentConfig,
   type TencentAGSDeploymentConfigInput,
 } from "./config.js";
-export { ownerId, TencentAGSDeployment, type TencentAGSDeploymentOptions } from "./deployment.js";
+export { TencentAGSDeployment, type TencentAGSDeploymentOptions } from "./deployment.js";
 export { AgsApiError, AgsInstanceStateError, AgsTimeoutError, AgsToolFailedError } from "./errors.js";
 export { AGS_REDACT_PATHS, createAgsLogger } from "./log.js";
 export { InstanceTokenProvider, parseExpiresAt, type TokenSource } from "./token.js";

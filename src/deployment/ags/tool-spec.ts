@@ -4,6 +4,7 @@
  * configuration, in any process, share one tool.
  */
 import { createHash } from "node:crypto";
+import { LABEL_MANAGED } from "../docker/owner.js";
 import type { TencentAGSDeploymentConfig } from "./config.js";
 import type {
   CreateSandboxToolRequest,
@@ -14,12 +15,14 @@ import type {
   Tag,
 } from "./types.js";
 
-/** Tag (tools) and Metadata (instances) that mark what swerex-ts created, for `swerex ags gc`. */
-export const MANAGED_KEY = "swerex-ts";
-export const MANAGED_VALUE = "managed";
-export const CONFIG_HASH_KEY = "swerex-ts-config";
-export const OWNER_KEY = "swerex-ts-owner";
-export const DEPLOYMENT_KEY = "swerex-ts-deployment";
+/**
+ * Tag (tools) and Metadata (instances) that mark what swerex-ts created, for `swerex ags gc`: the same
+ * owner labels Docker containers carry (`swerex.managed`, `swerex.owner.*`), so one notion of "owner gone".
+ */
+export const MANAGED_KEY = LABEL_MANAGED;
+export const MANAGED_VALUE = "true";
+export const CONFIG_HASH_KEY = "swerex.ags.config";
+export const DEPLOYMENT_KEY = "swerex.deployment";
 export const TOOL_NAME_PREFIX = "swerex-ts-";
 /** Bump when the tool layout below changes, so old tools are not reused for the new layout. */
 const TOOL_LAYOUT_VERSION = "1";
@@ -128,4 +131,15 @@ export function isManagedTool(tags: Tag[] | undefined): boolean {
 
 export function metadataValue(meta: MetadataVar[] | undefined, name: string): string | undefined {
   return meta?.find((m) => m.Name === name)?.Value;
+}
+
+/** Metadata as a name → value record (the shape the owner-label helpers read). */
+export function metadataRecord(meta: MetadataVar[] | undefined): Record<string, string> {
+  return Object.fromEntries(
+    (meta ?? []).filter((m) => m.Name !== undefined).map((m) => [m.Name, m.Value ?? ""]),
+  );
+}
+
+export function isManagedInstance(meta: MetadataVar[] | undefined): boolean {
+  return metadataValue(meta, MANAGED_KEY) === MANAGED_VALUE;
 }
