@@ -21,6 +21,8 @@ import {
 
 const label = fileLabel();
 let bundleDir = "";
+let busybox = "";
+let debian = "";
 const deployments: DockerDeployment[] = [];
 
 async function startIn(image: string): Promise<DockerDeployment> {
@@ -62,10 +64,12 @@ async function fullSession(d: DockerDeployment): Promise<void> {
   );
 }
 
-describeDocker("runtime bundle in foreign images (real engine)", () => {
+// Generous: many engineers\' test runs share two cores; nothing here asserts speed.
+describeDocker("runtime bundle in foreign images (real engine)", { timeout: 180_000 }, () => {
+  // The Debian image is built by debootstrap on first use on a machine (about two minutes); later runs reuse it.
   beforeAll(async () => {
-    bundleDir = await testBundle();
-  });
+    [bundleDir, busybox, debian] = await Promise.all([testBundle(), busyboxImage(), debianImage()]);
+  }, 15 * 60_000);
 
   afterAll(async () => {
     await Promise.allSettled(deployments.map((d) => d.stop()));
@@ -73,7 +77,7 @@ describeDocker("runtime bundle in foreign images (real engine)", () => {
   });
 
   it("busybox image without node or bash: full session with the bundled bash", async () => {
-    const d = await startIn(await busyboxImage());
+    const d = await startIn(busybox);
     try {
       // The image itself has neither node nor bash; the session's bash is ours.
       expect(
@@ -93,12 +97,12 @@ describeDocker("runtime bundle in foreign images (real engine)", () => {
   });
 
   it("Debian image with bash, git and python3: full session with the image's own bash", async () => {
-    const d = await startIn(await debianImage());
+    const d = await startIn(debian);
     try {
       await fullSession(d);
       const r = await d.runtime.execute({
         command:
-          "command -v bash; python3 -c 'print(6*7)'; git --version >/dev/null && echo git-ok; echo ${SWEREX_BASH:-unset}",
+          "command -v bash; python3 -c 'print(6*7)'; git --version >/dev/null && echo git-ok; echo \"${SWEREX_BASH:-unset}\"",
         shell: true,
       });
       expect(r).toMatchObject({ stdout: "/usr/bin/bash\n42\ngit-ok\nunset\n", exit_code: 0 });

@@ -47,10 +47,11 @@ async function engineHas(id: string): Promise<boolean> {
     );
 }
 
-describeDocker("DockerDeployment (real engine)", () => {
+// Generous: many engineers\' test runs share two cores; nothing here asserts speed.
+describeDocker("DockerDeployment (real engine)", { timeout: 180_000 }, () => {
   beforeAll(async () => {
     [image, bundleDir] = await Promise.all([busyboxImage(), testBundle()]);
-  });
+  }, 5 * 60_000);
 
   afterAll(async () => {
     await Promise.allSettled(started.map((d) => d.stop()));
