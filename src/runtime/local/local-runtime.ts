@@ -71,6 +71,7 @@ export class LocalRuntime implements Runtime {
     try {
       const { session, output } = await BashSession.start(req, { bash: findBash(), logger: this.logger });
       this.sessions.set(req.session, session);
+      this.logger?.debug({ session: req.session }, "bash session started");
       return { output, session_type: "bash" };
     } finally {
       this.starting.delete(req.session);
@@ -87,6 +88,7 @@ export class LocalRuntime implements Runtime {
     const session = this.session(req.session);
     this.sessions.delete(req.session);
     await session.close();
+    this.logger?.debug({ session: req.session }, "bash session closed");
     return { session_type: "bash" };
   }
 
