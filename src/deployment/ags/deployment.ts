@@ -120,6 +120,7 @@ export class TencentAGSDeployment extends BaseDeployment {
       return;
     }
     if (this.stopping) await this.stopping;
+    void this.client; // missing credentials fail here, before anything is registered or sent
     // Tracked from the first request on, so a SIGINT during start also stops what it created.
     registerDeployment(this);
     this.starting ??= this.doStart(opts).finally(() => {
