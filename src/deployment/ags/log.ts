@@ -36,7 +36,7 @@ export const AGS_REDACT_PATHS = [
 export function createAgsLogger(destination?: pino.DestinationStream, level?: string): Logger {
   const opts = {
     name: "swerex.ags",
-    level: level ?? process.env.SWEREX_LOG_LEVEL ?? "info",
+    level: level ?? process.env.SWEREX_LOG_LEVEL ?? "warn",
     redact: { paths: AGS_REDACT_PATHS, censor: "[redacted]" },
   };
   return destination ? pino(opts, destination) : pino(opts, pino.destination(2));
@@ -44,7 +44,7 @@ export function createAgsLogger(destination?: pino.DestinationStream, level?: st
 
 let defaultLogger: Logger | undefined;
 
-/** The process-wide AGS logger (stderr), created on first use. */
+/** The process-wide AGS logger (stderr; level from SWEREX_LOG_LEVEL, default warn), created on first use. */
 export function agsLogger(): Logger {
   defaultLogger ??= createAgsLogger();
   return defaultLogger;
