@@ -1,3 +1,10 @@
+export * from "./agents/index.js";
+export * from "./batch/index.js";
+export * from "./data/index.js";
+export * from "./patch/index.js";
 export * from "./policy/index.js";
 export * from "./proxy/index.js";
+export * from "./reward/index.js";
+export * from "./rollout.js";
+export * from "./tasks/index.js";
 export type * from "./types.js";
