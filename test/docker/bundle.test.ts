@@ -101,8 +101,7 @@ describeDocker("runtime bundle in foreign images (real engine)", { timeout: 180_
     try {
       await fullSession(d);
       const r = await d.runtime.execute({
-        command:
-          "command -v bash; python3 -c 'print(6*7)'; git --version >/dev/null && echo git-ok; echo \"${SWEREX_BASH:-unset}\"",
+        command: `command -v bash; python3 -c 'print(6*7)'; git --version >/dev/null && echo git-ok; echo \${SWEREX_BASH:-unset}`,
         shell: true,
       });
       expect(r).toMatchObject({ stdout: "/usr/bin/bash\n42\ngit-ok\nunset\n", exit_code: 0 });
