@@ -41,6 +41,12 @@ function occupy(port: number): Promise<Server | undefined> {
   });
 }
 
+function portOf(srv: Server | undefined): number {
+  const addr = srv?.address();
+  if (!addr || typeof addr === "string") throw new Error("could not bind a probe port");
+  return addr.port;
+}
+
 function release(srv: Server | undefined): Promise<void> {
   return new Promise((resolve) => (srv ? srv.close(() => resolve()) : resolve()));
 }
@@ -144,7 +150,7 @@ describe("single-rollout form (the seed's port 8080 + fallback)", () => {
     let blocker: Server | undefined;
     for (let tries = 0; tries < 50 && !blocker; tries++) {
       const probe = await occupy(0);
-      const port = (probe?.address() as { port: number }).port;
+      const port = portOf(probe);
       await release(probe);
       const next = await occupy(port + 1);
       if (!next) continue;
@@ -180,7 +186,7 @@ describe("single-rollout form (the seed's port 8080 + fallback)", () => {
   it("gives up with a clear error when every port in range is taken", async () => {
     const blocker = await occupy(0);
     cleanups.push(() => release(blocker));
-    const port = (blocker?.address() as { port: number }).port;
+    const port = portOf(blocker);
     await expect(
       startSingleRolloutProxy({ basePort: port, maxPortRetries: 0, policy: whoami }),
     ).rejects.toThrow(`no free port in ${port}..${port}`);
