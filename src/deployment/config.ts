@@ -8,8 +8,8 @@
  */
 import { z } from "zod";
 import { ConfigError, coerceStringFields, type WhereFn, zodIssues } from "../config/index.js";
-import type { Deployment } from "./deployment.js";
 import { TencentAGSDeployment, TencentAGSDeploymentConfig } from "./ags/index.js";
+import type { Deployment } from "./deployment.js";
 import { DockerDeployment, DockerDeploymentConfig } from "./docker/index.js";
 import { DummyDeployment, DummyDeploymentConfig } from "./dummy.js";
 import { LocalDeployment, LocalDeploymentConfig } from "./local.js";
