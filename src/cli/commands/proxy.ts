@@ -114,6 +114,8 @@ export async function run(argv: string[], ctx: ProxyCommandContext = {}): Promis
       requestTimeoutS: options.timeout,
       maxSteps: options.max_steps,
       autoSessions: true,
+      // Records go to --record (if given); nothing reads them from memory in a standalone proxy.
+      keepRecords: false,
       session: { id: options.session_id, maxSteps: options.max_steps },
       logger,
       ...(options.record === undefined ? {} : { record: options.record }),

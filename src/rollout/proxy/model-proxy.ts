@@ -43,6 +43,11 @@ export interface ModelProxyOptions {
   modelName?: string;
   /** Largest request body accepted. Default 64 MiB (long agent histories). */
   bodyLimitBytes?: number;
+  /**
+   * Keep every record in memory for `session.records()`. Default true; a long-running standalone proxy that
+   * records to JSONL turns it off so memory does not grow with every call.
+   */
+  keepRecords?: boolean;
 }
 
 export interface ModelProxy {
@@ -351,7 +356,7 @@ class ModelProxyServer implements ModelProxy {
       this.log.warn({ session_id: session.id, step, status: error.status, type: error.type }, error.message);
     }
     if (session.metadata !== undefined) record.metadata = session.metadata;
-    session.addRecord(record);
+    if (this.opts.keepRecords !== false) session.addRecord(record);
     this.recorder?.write(record);
     try {
       session.onCall?.(record);

@@ -108,6 +108,21 @@ describe("session routing", () => {
     expect(await ask(own.baseUrl)).toBe("y#0");
   });
 
+  it("keepRecords: false keeps nothing in memory but still reports every call", async () => {
+    const seen: string[] = [];
+    const proxy = await started(
+      startModelProxy({
+        policy: whoami,
+        keepRecords: false,
+        onRecord: (r) => seen.push(`${r.session_id}#${r.step}`),
+      }),
+    );
+    const s = proxy.openSession("lean");
+    expect(await ask(s.baseUrl)).toBe("lean#0");
+    expect(s.records()).toEqual([]);
+    expect(seen).toEqual(["lean#0"]);
+  });
+
   it("rejects malformed requests with a 400 naming the field", async () => {
     const proxy = await started(startModelProxy({ policy: whoami }));
     const s = proxy.openSession();
