@@ -88,7 +88,13 @@ describe("credential precedence (seeds/004)", () => {
 });
 
 describe("pacing and backoff", () => {
-  it("a token bucket allows a burst, then one request per interval", () => {
+  it("a token bucket spaces requests evenly by default", () => {
+    const now = 1_000_000;
+    const b = new TokenBucket(20, undefined, () => now);
+    expect(Array.from({ length: 4 }, () => b.reserve())).toEqual([0, 50, 100, 150]);
+  });
+
+  it("a token bucket with a burst allows it, then one request per interval", () => {
     let now = 1_000_000;
     const b = new TokenBucket(20, 20, () => now);
     const waits = Array.from({ length: 22 }, () => b.reserve());

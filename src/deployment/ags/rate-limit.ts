@@ -14,11 +14,13 @@ export class TokenBucket {
 
   /**
    * @param ratePerSecond sustained requests per second (> 0)
-   * @param burst requests allowed back to back after an idle period (>= 1)
+   * @param burst requests allowed back to back after an idle period (>= 1). Default 1: evenly spaced
+   *   requests, because a server that counts a sliding one-second window rejects any burst followed by
+   *   sustained traffic at the full rate.
    */
   constructor(
     readonly ratePerSecond: number,
-    readonly burst = Math.max(1, Math.floor(ratePerSecond)),
+    readonly burst = 1,
     private readonly now: () => number = Date.now,
   ) {
     if (!(ratePerSecond > 0)) throw new RangeError(`rate must be > 0, got ${ratePerSecond}`);
