@@ -4,16 +4,21 @@
  *   (c) write + read of 100 KB                    (d) 16 sessions in parallel, ratio to (a)
  *   (e) /is_alive while another session runs `sleep 2`, against idle /is_alive
  * plus baselines measured in the same run: LocalRuntime in this process (no HTTP) for (a) and (b), so the
- * HTTP layer's share is visible, and idle /is_alive for (e).
+ * HTTP layer's share is visible; the `bash -n` subprocess every command starts with (the floor of (a));
+ * idle /is_alive for (e).
+ *
+ * Sessions start with HOME set to an empty directory, as in a sandbox image: interactive bash reads
+ * ~/.bashrc, and a developer's (pyenv's PROMPT_COMMAND hook, for one) costs milliseconds per prompt. (a) is
+ * also measured once with this machine's real HOME, for reference.
  *
  * `npm run bench -- runtime [--quick]`, or `npx tsx bench/runtime.ts [--quick]`.
  * JSON goes to bench/results/runtime-<timestamp>.json.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { LocalRuntime } from "../src/runtime/local/index.js";
+import { checkBashCommand, LocalRuntime } from "../src/runtime/local/index.js";
 import { RemoteRuntime } from "../src/runtime/remote.js";
 import type { Runtime } from "../src/runtime/runtime.js";
 import { spawnRuntimeServerProcess } from "../src/server/spawn.js";
@@ -40,6 +45,8 @@ export interface RuntimeBenchResult {
   target: typeof TARGET;
   a_echo: Stats;
   a_echo_local_baseline: Stats;
+  a_bash_n_floor: Stats;
+  a_echo_with_real_home: Stats;
   b_execute_true: Stats;
   b_execute_true_local_baseline: Stats;
   c_write_read_100kb: Stats & { mb_per_s: number };
@@ -90,20 +97,40 @@ async function executeLoop(rt: Runtime, n: number): Promise<Stats> {
   });
 }
 
+/** (a) against a second server whose shells read the real HOME's startup files. */
+async function echoWithHome(home: string | undefined, count: number): Promise<Stats> {
+  const server = await spawnRuntimeServerProcess({ authToken: "bench", env: home ? { HOME: home } : {} });
+  const remote = new RemoteRuntime({ auth_token: "bench", host: server.url, timeout: 10 });
+  try {
+    await remote.createSession(STARTUP);
+    return await echoLoop(remote, count);
+  } finally {
+    await remote.close().catch(() => undefined);
+    await server.stop();
+  }
+}
+
 export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchResult> {
   const scale = opts.quick ? 0.2 : 1;
   const n = (x: number) => Math.max(10, Math.round(x * scale));
   const loadAtStart = loadavg()[0] ?? 0;
-  const server = await spawnRuntimeServerProcess({ authToken: "bench" });
+  const realHome = process.env.HOME;
+  const workDir = mkdtempSync(join(tmpdir(), "swerex-bench-"));
+  const home = join(workDir, "home");
+  mkdirSync(home);
+  const server = await spawnRuntimeServerProcess({ authToken: "bench", env: { HOME: home } });
   const remote = new RemoteRuntime({ auth_token: "bench", host: server.url, timeout: 10 });
+  // LocalRuntime's shells inherit this process's environment.
+  process.env.HOME = home;
   const local = new LocalRuntime();
-  const workDir = join(tmpdir(), `swerex-bench-${process.pid}`);
   try {
     await remote.createSession(STARTUP);
     await local.createSession(STARTUP);
 
     const aEcho = await echoLoop(remote, n(500));
     const aLocal = await echoLoop(local, n(500));
+    const aBashN = await timed(n(200), () => checkBashCommand("echo hi"));
+    const aRealHome = await echoWithHome(realHome, n(100));
     const bExec = await executeLoop(remote, n(200));
     const bLocal = await executeLoop(local, n(200));
 
@@ -163,6 +190,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchR
       target: TARGET,
       a_echo: aEcho,
       a_echo_local_baseline: aLocal,
+      a_bash_n_floor: aBashN,
+      a_echo_with_real_home: aRealHome,
       b_execute_true: bExec,
       b_execute_true_local_baseline: bLocal,
       c_write_read_100kb: c,
@@ -185,6 +214,7 @@ export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchR
     await local.close().catch(() => undefined);
     await remote.close().catch(() => undefined);
     await server.stop();
+    process.env.HOME = realHome;
     rmSync(workDir, { recursive: true, force: true });
   }
 }
@@ -202,6 +232,8 @@ function report(r: RuntimeBenchResult): void {
       `${ok(r.meets_target.a)} (p50 <= ${TARGET.echo_p50_ms} ms)`,
     ),
     row("    baseline: LocalRuntime in-process", r.a_echo_local_baseline),
+    row("    floor: the bash -n subprocess alone", r.a_bash_n_floor),
+    row("    reference: HTTP, this machine's ~/.bashrc", r.a_echo_with_real_home),
     row("(b) execute true, HTTP", r.b_execute_true),
     row("    baseline: LocalRuntime in-process", r.b_execute_true_local_baseline),
     row("(c) write + read 100 KB, HTTP", r.c_write_read_100kb, `${r.c_write_read_100kb.mb_per_s} MB/s`),

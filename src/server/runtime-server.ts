@@ -144,7 +144,7 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
       const clientError = httpClientError(err);
       if (clientError) return jsonReply(clientError.status, { detail: clientError.message });
       const transfer = toExceptionTransfer(err);
-      app.log.info({ class_path: transfer.class_path, msg: transfer.message }, "runtime error → 511");
+      app.log.info({ class_path: transfer.class_path, error: transfer.message }, "runtime error → 511");
       return jsonReply(511, { swerexception: transfer });
     }
   }

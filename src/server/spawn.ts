@@ -50,6 +50,19 @@ export function runtimeServerCommand(): { file: string; args: string[] } {
   };
 }
 
+/** Servers still running; if this process exits without stopping them, they are killed with it. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const c of running) killGroup(c, "SIGKILL");
+  });
+}
+
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
@@ -79,8 +92,7 @@ export async function spawnRuntimeServerProcess(
       detached: true,
     },
   );
-  const killOnExit = () => killGroup(child, "SIGKILL");
-  process.once("exit", killOnExit);
+  track(child);
 
   let stderrTail = "";
   child.stderr?.setEncoding("utf8");
@@ -102,7 +114,7 @@ export async function spawnRuntimeServerProcess(
     }
     // Anything the server left in its group (it should have killed its shells itself).
     killGroup(child, "SIGKILL");
-    process.removeListener("exit", killOnExit);
+    running.delete(child);
   };
 
   const timeoutMs = opts.timeoutMs ?? 30_000;
