@@ -169,9 +169,11 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
   }
 
   app.get("/", async () => ({ message: "hello world" }));
-  app.get("/is_alive", (req, reply) =>
-    send(req, reply, () => answer(() => runtime.isAlive(), IsAliveResponse)),
-  );
+  // Liveness is never answered from the request-id cache: a stale "alive" would be a lie.
+  app.get("/is_alive", async (_req, reply) => {
+    const result = await answer(() => runtime.isAlive(), IsAliveResponse);
+    return reply.code(result.statusCode).type(JSON_TYPE).send(result.payload);
+  });
   jsonRoute("/create_session", CreateSessionRequest, CreateBashSessionResponse, (b) =>
     runtime.createSession(b),
   );

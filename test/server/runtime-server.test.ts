@@ -217,6 +217,14 @@ describe("runtime server with auth", () => {
     expect(runtime.executions).toBe(before + 1);
   });
 
+  it("never answers /is_alive from the request-id cache", async () => {
+    const headers = { ...auth, "X-Request-ID": "alive-1" };
+    const before = await raw(`${server.url}/is_alive`, { headers });
+    await raw(`${server.url}/execute`, { method: "POST", headers: auth, json: { command: "a" } });
+    const after = await raw(`${server.url}/is_alive`, { headers });
+    expect((after.json as IsAliveResponse).message).not.toBe((before.json as IsAliveResponse).message);
+  });
+
   it("keeps answering /is_alive while a long request runs", async () => {
     runtime.gated = true;
     const long = raw(`${server.url}/execute`, { method: "POST", headers: auth, json: { command: "sleep" } });
