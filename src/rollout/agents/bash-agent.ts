@@ -3,6 +3,7 @@
  * exactly one fenced bash block, run in the sandbox, its output back as the next user message. It ends when a
  * command prints the submit sentinel, at `max_turns`, when the proxy refuses past `max_steps`, or on abort.
  */
+import { randomUUID } from "node:crypto";
 import type { Runtime } from "../../runtime/runtime.js";
 import { runShell, shQuote } from "../tasks/sandbox.js";
 import type { SweTask } from "../tasks/task.js";
@@ -52,14 +53,20 @@ function contentText(message: ChatMessage): string {
 /** Exit code of coreutils `timeout` when it had to stop the command. */
 const TIMED_OUT = [124, 137];
 
+/**
+ * `timeout` inside the sandbox kills the command's whole process tree even if the runtime's own timeout only
+ * gives up waiting (the runtime gets a little longer so that ours fires first). `timeout` leads its own
+ * process group and, through `exec`, has the shell's pid, which goes to `pidFile` so that an abort can kill the
+ * group at once.
+ */
 async function runAction(
   input: BashAgentInput,
   command: string,
+  pidFile: string,
 ): Promise<{ output: string; exitCode: number | null }> {
   const t = input.config.execution_timeout;
-  // `timeout` inside the sandbox kills the command's whole process tree even if the runtime's own timeout
-  // only gives up waiting; the runtime gets a little longer so that ours fires first.
-  const res = await runShell(input.runtime, `timeout -k 5 ${t} bash -c ${shQuote(command)} </dev/null`, {
+  const script = `echo $$ > ${shQuote(pidFile)}; exec timeout -k 5 ${t} bash -c ${shQuote(command)} </dev/null`;
+  const res = await runShell(input.runtime, script, {
     cwd: input.workdir,
     timeout: t + 15,
     env: { ...AGENT_ENV_VARIABLES, ...input.config.env },
@@ -74,6 +81,27 @@ async function runAction(
 }
 
 export async function runBashAgent(input: BashAgentInput): Promise<AgentRunResult> {
+  // On abort the running command's process group is killed right away: stopping a `local` deployment does
+  // not end the processes it started.
+  const pidFile = `/tmp/swerex-agent-${randomUUID()}.pid`;
+  const killRunning = () => {
+    const pid = `"$(cat ${shQuote(pidFile)} 2>/dev/null)"`;
+    runShell(input.runtime, `[ -n ${pid} ] && kill -KILL -- -${pid}; rm -f ${shQuote(pidFile)}`, {
+      timeout: 10,
+    }).catch(() => undefined);
+  };
+  input.signal.addEventListener("abort", killRunning, { once: true });
+  try {
+    return await agentLoop(input, pidFile);
+  } finally {
+    input.signal.removeEventListener("abort", killRunning);
+    if (!input.signal.aborted) {
+      await runShell(input.runtime, `rm -f ${shQuote(pidFile)}`, { timeout: 10 }).catch(() => undefined);
+    }
+  }
+}
+
+async function agentLoop(input: BashAgentInput, pidFile: string): Promise<AgentRunResult> {
   const { config, task, signal } = input;
   const vars = {
     working_dir: input.workdir,
@@ -131,7 +159,7 @@ export async function runBashAgent(input: BashAgentInput): Promise<AgentRunResul
     let output: string;
     let exitCode: number | null;
     try {
-      ({ output, exitCode } = await runAction(input, action.command));
+      ({ output, exitCode } = await runAction(input, action.command, pidFile));
     } catch (err) {
       if (signal.aborted) return end("cancelled", { error: String(signal.reason ?? "aborted") });
       return end("agent_error", {

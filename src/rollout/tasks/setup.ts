@@ -107,18 +107,24 @@ export async function setupTaskRepo(runtime: Runtime, task: SweTask): Promise<Ta
   if (task.repo_dir || task.repo_content) {
     const scratchDir = await makeScratchDir(runtime, task);
     const workdir = `${scratchDir}/repo`;
-    if (task.repo_dir) {
-      await runtime.upload({ source_path: task.repo_dir, target_path: workdir });
-    } else {
-      await writeRepoContent(runtime, workdir, task.repo_content ?? {});
+    try {
+      if (task.repo_dir) {
+        await runtime.upload({ source_path: task.repo_dir, target_path: workdir });
+      } else {
+        await writeRepoContent(runtime, workdir, task.repo_content ?? {});
+      }
+      const baseCommit = await commitBase(runtime, workdir);
+      if (task.base_commit && task.base_commit !== baseCommit) {
+        throw new TaskSetupError(
+          `${task.instance_id}: the uploaded repository commits as ${baseCommit}, but the task says base_commit ${task.base_commit} (were files under ${task.repo_dir ?? "repo_content"} changed?)`,
+        );
+      }
+      return { workdir, scratchDir, baseCommit };
+    } catch (err) {
+      // The caller never learns the scratch dir of a failed setup, so it is removed here.
+      await teardownTaskRepo(runtime, { workdir, scratchDir, baseCommit: "" });
+      throw err;
     }
-    const baseCommit = await commitBase(runtime, workdir);
-    if (task.base_commit && task.base_commit !== baseCommit) {
-      throw new TaskSetupError(
-        `${task.instance_id}: the uploaded repository commits as ${baseCommit}, but the task says base_commit ${task.base_commit} (were files under ${task.repo_dir ?? "repo_content"} changed?)`,
-      );
-    }
-    return { workdir, scratchDir, baseCommit };
   }
   const workdir = task.workdir ?? DEFAULT_IMAGE_WORKDIR;
   const checkout = task.base_commit

@@ -3,6 +3,7 @@
  * task, and each limit (max_turns, max_steps at the proxy, swe_agent_timeout) ends the rollout cleanly with
  * the sandbox stopped and the scratch checkout removed.
  */
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAction, truncateOutput } from "../../../src/rollout/agents/bash-agent.js";
 import { bash, exampleTask, gone, RolloutHarness, ScriptedPolicy, scratchDirOf } from "../e2e/harness.js";
@@ -98,7 +99,8 @@ describe("bash agent rollouts (local deployment)", () => {
   it("swe_agent_timeout kills a long command, stops the sandbox, and gives no reward", async () => {
     const task = await exampleTask("examples__word-freq");
     const started = Date.now();
-    const r = await h.run(task, new ScriptedPolicy([bash("sleep 120")]), {
+    const marker = `swerex-timeout-test-${process.pid}-${Date.now()}`;
+    const r = await h.run(task, new ScriptedPolicy([bash(`sleep 120 # ${marker}`)]), {
       swe_agent_timeout: 2,
       kill_timeout: 1,
     });
@@ -111,6 +113,9 @@ describe("bash agent rollouts (local deployment)", () => {
       score: null,
     });
     expect(r.error).toContain("swe_agent_timeout (2 s) reached");
+    // The command was killed, not left running on this machine (a local deployment's sandbox is the host).
+    const ps = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+    expect(ps).not.toContain(marker);
     expect(await h.allStopped()).toBe(true);
     expect(gone(scratchDirOf(r))).toBe(true);
   });

@@ -11,7 +11,7 @@ import { parse } from "yaml";
 import { ConfigError } from "../../../src/config/errors.js";
 import { validateAgentConfig } from "../../../src/rollout/agents/config.js";
 import { SWEAgentConfigBuilder } from "../../../src/rollout/agents/swe-agent-config.js";
-import { bash, exampleTask, gone, RolloutHarness, ScriptedPolicy } from "../e2e/harness.js";
+import { bash, exampleTask, RolloutHarness, ScriptedPolicy } from "../e2e/harness.js";
 
 const h = new RolloutHarness();
 let scratch = "";

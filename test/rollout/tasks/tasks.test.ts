@@ -102,9 +102,15 @@ describe("example repositories", () => {
 
   it("a changed repository is refused with a message naming both commits", async () => {
     const [task] = await loadTasks(resolve("examples/tasks.jsonl"));
-    const wrong = { ...task, base_commit: "f".repeat(40) } as NonNullable<typeof task>;
+    const id = `refused-${process.pid}-${Date.now()}`;
+    const wrong = { ...task, instance_id: id, base_commit: "f".repeat(40) } as NonNullable<typeof task>;
     await expect(setupTaskRepo(runtime, wrong)).rejects.toThrow(TaskSetupError);
     await expect(setupTaskRepo(runtime, wrong)).rejects.toThrow(/but the task says base_commit f{40}/);
+    // The failed setup removed its scratch directory.
+    const left = await runtime.execute({
+      command: ["bash", "-c", `ls -d /tmp/swerex-task-${id}.* 2>/dev/null | wc -l`],
+    });
+    expect(left.stdout.trim()).toBe("0");
   });
 
   it("carry identical copies of the bundled pytest-style runner", async () => {
