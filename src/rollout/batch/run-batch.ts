@@ -2,8 +2,8 @@
  * The batch runner: every selected instance through `runRollout`, `num_workers` at a time, all sharing one
  * ModelProxy. Results are appended to results.jsonl as they finish (resume skips those already there), every
  * model call goes to model_calls.jsonl (replayable with `policy.type=replay`), and a summary table ends the
- * run. An abort (SIGINT) stops picking new instances and cancels the running ones; their sandboxes are
- * stopped by the rollouts and, on a signal, by the deployment registry.
+ * run. An abort (SIGINT) stops picking new instances and cancels the running ones, which kill their
+ * commands and stop their sandboxes before the process exits.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import type { AgentConfig } from "../agents/config.js";
 import { startModelProxy } from "../proxy/model-proxy.js";
 import type { RewardConfig } from "../reward/reward.js";
 import { type RolloutResult, runRollout } from "../rollout.js";
+import { withDeadline } from "../tasks/sandbox.js";
 import type { SweTask } from "../tasks/task.js";
 import type { PolicyBackend } from "../types.js";
 import type { BatchOptions } from "./config.js";
@@ -48,6 +49,8 @@ export interface RunBatchOutput {
 }
 
 const CONTAINER_TYPES = new Set(["docker", "tencentags"]);
+/** Within the registry's own 30 s cleanup bound. */
+const DRAIN_DEADLINE_MS = 25_000;
 
 /** The task's deployment config: the run's, with the task's own image for container deployments. */
 export function deploymentConfigFor(base: Record<string, unknown>, task: SweTask): Record<string, unknown> {
@@ -96,34 +99,41 @@ export async function runBatch(input: RunBatchInput): Promise<RunBatchOutput> {
     maxSteps: input.agent.max_steps,
   });
   let next = 0;
+  const inflight = new Set<Promise<unknown>>();
+  // On SIGINT/SIGTERM the dispatcher aborts `signal` and then stops everything registered before it exits:
+  // this entry holds the exit until the cancelled rollouts have killed their commands and stopped their
+  // sandboxes (containers register themselves as well, and are stopped regardless).
+  const drain = {
+    stop: () =>
+      withDeadline(Promise.allSettled([...inflight]), DRAIN_DEADLINE_MS, "cancelled rollouts").then(
+        () => undefined,
+        () => undefined,
+      ),
+  };
+  registerDeployment(drain);
   const worker = async () => {
     for (;;) {
       if (input.signal?.aborted) return;
       const task = todo[next++];
       if (!task) return;
       progress.onStart();
-      const made: Deployment[] = [];
+      const rollout = runRollout({
+        task,
+        createDeployment,
+        proxy,
+        agent: input.agent,
+        reward: input.reward,
+        provisionTimeout: options.provision_timeout,
+        ...(input.signal ? { signal: input.signal } : {}),
+      });
+      inflight.add(rollout);
       try {
-        const result = await runRollout({
-          task,
-          createDeployment: (t) => {
-            const d = createDeployment(t);
-            // Tracked so that SIGINT/SIGTERM stops it even while a rollout is still starting it.
-            registerDeployment(d);
-            made.push(d);
-            return d;
-          },
-          proxy,
-          agent: input.agent,
-          reward: input.reward,
-          provisionTimeout: options.provision_timeout,
-          ...(input.signal ? { signal: input.signal } : {}),
-        });
+        const result = await rollout;
         fresh.set(task.instance_id, result);
         await writer.append(result);
         progress.onFinish(result);
       } finally {
-        for (const d of made) unregisterDeployment(d);
+        inflight.delete(rollout);
       }
     }
   };
@@ -132,6 +142,7 @@ export async function runBatch(input: RunBatchInput): Promise<RunBatchOutput> {
       Array.from({ length: Math.min(options.num_workers, Math.max(1, todo.length)) }, worker),
     );
   } finally {
+    unregisterDeployment(drain);
     progress.close();
     await proxy.close();
   }
