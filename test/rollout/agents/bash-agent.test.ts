@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAction, truncateOutput } from "../../../src/rollout/agents/bash-agent.js";
+import type { PolicyBackend } from "../../../src/rollout/types.js";
 import { bash, exampleTask, gone, RolloutHarness, ScriptedPolicy, scratchDirOf } from "../e2e/harness.js";
 
 const h = new RolloutHarness();
@@ -64,6 +65,30 @@ describe("bash agent rollouts (local deployment)", () => {
     expect(r.verl_error).toBe("the policy returned no token ids");
     expect(await h.allStopped()).toBe(true);
     expect(gone(scratchDirOf(r))).toBe(true);
+  });
+
+  it("gives the trajectory in verl's shape when the policy returns token ids", async () => {
+    const task = await exampleTask("examples__word-freq");
+    let context = [1, 2];
+    const policy: PolicyBackend = {
+      async complete(_req, ctx) {
+        const prompt = ctx.step === 0 ? context : [...context, 90 + ctx.step];
+        const completion = [10 + ctx.step, 20 + ctx.step];
+        context = [...prompt, ...completion];
+        const r = ctx.step === 0 ? bash("ls") : bash("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT");
+        return { ...r, prompt_token_ids: prompt, completion_token_ids: completion, logprobs: [-0.5, -0.25] };
+      },
+    };
+    const r = await h.run(task, policy);
+    expect(r.exit_status).toBe("submitted");
+    expect(r.verl_error).toBeNull();
+    expect(r.verl).toEqual({
+      prompt_ids: [1, 2],
+      response_ids: [10, 20, 91, 11, 21],
+      response_mask: [1, 1, 0, 1, 1],
+      response_logprobs: [-0.5, -0.25, 0, -0.5, -0.25],
+      num_turns: 4,
+    });
   });
 
   it("max_turns ends the rollout after exactly max_turns replies; reward still computed (0)", async () => {
