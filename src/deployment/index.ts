@@ -1,3 +1,4 @@
+export * from "./ags/index.js";
 export {
   DEPLOYMENT_CONFIGS,
   DeploymentConfig,

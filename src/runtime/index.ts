@@ -1,3 +1,4 @@
+export * from "./ags.js";
 export * from "./dummy.js";
 export * from "./errors.js";
 export * from "./local/index.js";

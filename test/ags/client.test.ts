@@ -1,7 +1,9 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AgsClient, parseEndpoint } from "../../src/deployment/ags/client.js";
-import { AgsApiError } from "../../src/deployment/ags/errors.js";
+import { AgsRequestError } from "../../src/deployment/ags/errors.js";
 import { apiError, type MockAgs, mockAgs } from "./nock-ags.js";
 
 const SECRET_KEY = "SK-never-in-a-message-0123456789";
@@ -112,7 +114,7 @@ describe("AgsClient retries", () => {
       .call("StopSandboxInstance", { InstanceId: "i1" })
       .catch((e: unknown) => e);
     expect(mock.calls).toHaveLength(1);
-    expect(err).toBeInstanceOf(AgsApiError);
+    expect(err).toBeInstanceOf(AgsRequestError);
     expect(err).toMatchObject({
       code,
       action: "StopSandboxInstance",
@@ -122,21 +124,38 @@ describe("AgsClient retries", () => {
     });
   });
 
-  it("retries transport errors and HTTP 5xx, then gives up with the attempt count", async () => {
-    nock(`https://ags.tencentcloudapi.com`)
-      .post("/")
-      .replyWithError({ code: "ECONNRESET", message: "socket hang up" });
-    nock(`https://ags.tencentcloudapi.com`).post("/").reply(503, "unavailable");
+  it("retries transport errors (connection refused), then gives up with the attempt count", async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((r) => server.close(r));
+    nock.enableNetConnect("127.0.0.1");
+    try {
+      const err = (await client({ endpoint: `http://127.0.0.1:${port}` })
+        .call("StopSandboxInstance", { InstanceId: "i1" })
+        .catch((e: unknown) => e)) as AgsRequestError;
+      expect(err).toBeInstanceOf(AgsRequestError);
+      expect(err.kind).toBe("transport");
+      expect(err.code).toBe("TransportError");
+      expect(err.message).toMatch(/ECONNREFUSED/);
+      expect(err.attempts).toBe(5);
+    } finally {
+      nock.disableNetConnect();
+    }
+  });
+
+  it("retries HTTP 5xx, then gives up with the attempt count", async () => {
+    nock("https://ags.tencentcloudapi.com").post("/").reply(503, "unavailable");
     mock = mockAgs({ StopSandboxInstance: () => ({}) });
     await client().call("StopSandboxInstance", { InstanceId: "i1" });
     expect(mock.calls).toHaveLength(1);
 
     mock.done();
-    nock(`https://ags.tencentcloudapi.com`).post("/").times(10).reply(502, "bad gateway");
+    nock("https://ags.tencentcloudapi.com").post("/").times(10).reply(502, "bad gateway");
     const err = (await client()
       .call("StopSandboxInstance", { InstanceId: "i1" })
-      .catch((e: unknown) => e)) as AgsApiError;
-    expect(err).toBeInstanceOf(AgsApiError);
+      .catch((e: unknown) => e)) as AgsRequestError;
+    expect(err).toBeInstanceOf(AgsRequestError);
     expect(err.kind).toBe("http");
     expect(err.code).toBe("HttpError.502");
     expect(err.httpStatus).toBe(502);
@@ -179,14 +198,14 @@ describe("AgsClient retries", () => {
 });
 
 describe("AgsClient errors", () => {
-  it("maps the envelope to an AgsApiError naming action, code and RequestId, never the SecretKey", async () => {
+  it("maps the envelope to an AgsRequestError naming action, code and RequestId, never the SecretKey", async () => {
     mock = mockAgs({
       AcquireSandboxInstanceToken: () =>
         apiError("ResourceNotFound.SandboxInstance", "sandbox instance not found"),
     });
     const err = (await client()
       .call("AcquireSandboxInstanceToken", { InstanceId: "i9" })
-      .catch((e: unknown) => e)) as AgsApiError;
+      .catch((e: unknown) => e)) as AgsRequestError;
     expect(err.message).toBe(
       "AGS AcquireSandboxInstanceToken failed: ResourceNotFound.SandboxInstance: sandbox instance not found (RequestId req-1)",
     );

@@ -3,7 +3,7 @@ import type { Dispatcher } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { resetSharedAgsClients } from "../../src/deployment/ags/client.js";
 import { TencentAGSDeployment } from "../../src/deployment/ags/deployment.js";
-import { AgsApiError } from "../../src/deployment/ags/errors.js";
+import { AgsRequestError } from "../../src/deployment/ags/errors.js";
 import type { AgsEmulator } from "../../src/emulator/ags/index.js";
 import {
   captureLogger,
@@ -93,8 +93,8 @@ describe("AGS signatures and secrets", () => {
     const d = new TencentAGSDeployment(emulatorConfig(emu, { secret_key: wrongKey }), {
       dispatcher: emu.dispatcher(),
     });
-    const err = (await d.start().catch((e: unknown) => e)) as AgsApiError;
-    expect(err).toBeInstanceOf(AgsApiError);
+    const err = (await d.start().catch((e: unknown) => e)) as AgsRequestError;
+    expect(err).toBeInstanceOf(AgsRequestError);
     expect(err.code).toBe("AuthFailure.SignatureFailure");
     expect(err.attempts).toBe(1);
     const text = `${err.message}\n${err.stack}\n${JSON.stringify(err)}`;

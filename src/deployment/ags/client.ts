@@ -9,7 +9,7 @@ import https from "node:https";
 import type { Logger } from "pino";
 import { CommonClient } from "tencentcloud-sdk-nodejs-common";
 import { sleep } from "../../runtime/remote/retry.js";
-import { AgsApiError } from "./errors.js";
+import { AgsRequestError } from "./errors.js";
 import { agsLogger } from "./log.js";
 import { ActionRateLimiter } from "./rate-limit.js";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from "./retry.js";
@@ -147,10 +147,10 @@ export class AgsClient {
     }
   }
 
-  private toApiError(action: string, raw: unknown, attempts: number): AgsApiError {
+  private toApiError(action: string, raw: unknown, attempts: number): AgsRequestError {
     if (isSdkException(raw)) {
       if (raw.code) {
-        return new AgsApiError({
+        return new AgsRequestError({
           action,
           code: raw.code,
           message: raw.message,
@@ -161,7 +161,7 @@ export class AgsClient {
         });
       }
       if (raw.httpCode) {
-        return new AgsApiError({
+        return new AgsRequestError({
           action,
           code: `HttpError.${raw.httpCode}`,
           message: raw.message || `HTTP ${raw.httpCode}`,
@@ -174,7 +174,7 @@ export class AgsClient {
     }
     // Network failures, and a 200 that is not an API envelope (the SDK lets the parse error escape).
     const message = raw instanceof Error ? raw.message : String(raw);
-    return new AgsApiError({
+    return new AgsRequestError({
       action,
       code: "TransportError",
       message,

@@ -20,7 +20,7 @@ import {
   TencentAGSDeploymentConfig,
   type TencentAGSDeploymentConfigInput,
 } from "./config.js";
-import { AgsApiError, AgsTimeoutError } from "./errors.js";
+import { AgsRequestError, AgsTimeoutError } from "./errors.js";
 import { describeInstance, instancePoller, stopInstance } from "./instances.js";
 import { agsLogger } from "./log.js";
 import { type AgsRuntimeFactory, defaultAgsRuntimeFactory } from "./runtime-factory.js";
@@ -237,7 +237,7 @@ export class TencentAGSDeployment extends BaseDeployment {
     } catch (err) {
       // Our cached tool was deleted (e.g. by `swerex ags gc` elsewhere): find or create it again, once.
       const toolGone =
-        err instanceof AgsApiError &&
+        err instanceof AgsRequestError &&
         (err.is("ResourceNotFound.SandboxTool") || err.is("ResourceUnavailable"));
       if (this.config.tool_id || !toolGone) throw err;
       forgetTool(client, toolRequest(this.config, this.credentials.roleArn).ToolName);

@@ -1,6 +1,6 @@
 /**
  * Typed errors of the AGS control plane. The SDK throws an untyped exception (spec/ags.md 2.5); callers here
- * get an `AgsApiError` that names the action, the Tencent error `code` and the `requestId` to quote to
+ * get an `AgsRequestError` that names the action, the Tencent error `code` and the `requestId` to quote to
  * support. Messages are built from the server's message only, never from the request, so no SecretKey or
  * token can leak into them.
  */
@@ -8,7 +8,7 @@ import { DeploymentStartupError, SwerexError } from "../../runtime/errors.js";
 
 export type AgsErrorKind = "api" | "http" | "transport";
 
-export interface AgsApiErrorInit {
+export interface AgsRequestErrorInit {
   action: string;
   code: string;
   message: string;
@@ -20,7 +20,7 @@ export interface AgsApiErrorInit {
   cause?: unknown;
 }
 
-export class AgsApiError extends SwerexError {
+export class AgsRequestError extends SwerexError {
   readonly action: string;
   /** The Tencent error code (`ResourceNotFound.SandboxInstance`), `HttpError.<status>` or `TransportError`. */
   readonly code: string;
@@ -33,7 +33,7 @@ export class AgsApiError extends SwerexError {
   /** The server's own message, without the action/code prefix. */
   readonly serverMessage: string;
 
-  constructor(init: AgsApiErrorInit) {
+  constructor(init: AgsRequestErrorInit) {
     const rid = init.requestId ? ` (RequestId ${init.requestId})` : "";
     super(`AGS ${init.action} failed: ${init.code}: ${init.message}${rid}`, { cause: init.cause });
     this.action = init.action;

@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import { type OwnerState, ownerState } from "../docker/owner.js";
 import type { AgsClient } from "./client.js";
-import { AgsApiError } from "./errors.js";
+import { AgsRequestError } from "./errors.js";
 import { instancePoller, stopInstance } from "./instances.js";
 import { agsLogger } from "./log.js";
 import { isManagedInstance, isManagedTool, metadataRecord } from "./tool-spec.js";
@@ -79,7 +79,7 @@ async function listAllInstances(client: AgsClient, signal: AbortSignal): Promise
 }
 
 function errText(err: unknown): string {
-  return err instanceof AgsApiError
+  return err instanceof AgsRequestError
     ? `${err.code}: ${err.serverMessage}`
     : err instanceof Error
       ? err.message
@@ -156,11 +156,11 @@ export async function agsGc(client: AgsClient, opts: AgsGcOptions = {}): Promise
       entry.action = "deleted";
       log.info({ toolId: tool.ToolId, toolName: tool.ToolName }, "gc deleted tool");
     } catch (err) {
-      if (err instanceof AgsApiError && err.is("ResourceNotFound")) {
+      if (err instanceof AgsRequestError && err.is("ResourceNotFound")) {
         entry.action = "deleted";
         continue;
       }
-      entry.action = err instanceof AgsApiError && err.is("ResourceInUse") ? "kept" : "failed";
+      entry.action = err instanceof AgsRequestError && err.is("ResourceInUse") ? "kept" : "failed";
       entry.reason = errText(err);
     }
   }

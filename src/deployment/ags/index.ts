@@ -6,7 +6,8 @@ export {
   type TencentAGSDeploymentConfigInput,
 } from "./config.js";
 export { TencentAGSDeployment, type TencentAGSDeploymentOptions } from "./deployment.js";
-export { AgsApiError, AgsInstanceStateError, AgsTimeoutError, AgsToolFailedError } from "./errors.js";
+export { AgsInstanceStateError, AgsRequestError, AgsTimeoutError, AgsToolFailedError } from "./errors.js";
+export { type AgsGcOptions, type AgsGcReport, agsGc } from "./gc.js";
 export { AGS_REDACT_PATHS, createAgsLogger } from "./log.js";
 export { InstanceTokenProvider, parseExpiresAt, type TokenSource } from "./token.js";
-export type * from "./types.js";
+export type { AgsAction, AgsActions, SandboxInstance, SandboxTool } from "./types.js";

@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import { sleep } from "../../runtime/remote/retry.js";
 import type { AgsClient } from "./client.js";
-import { AgsApiError, AgsInstanceStateError } from "./errors.js";
+import { AgsInstanceStateError, AgsRequestError } from "./errors.js";
 import { isRetryable } from "./retry.js";
 import type { SandboxInstance } from "./types.js";
 
@@ -112,7 +112,7 @@ export class InstanceStatusPoller {
           res.InstanceSet ?? [],
         );
       } catch (err) {
-        if (err instanceof AgsApiError && !isRetryable(err)) {
+        if (err instanceof AgsRequestError && !isRetryable(err)) {
           for (const w of rotated) if (ids.includes(w.instanceId)) w.reject(err);
         } else {
           this.log.warn({ err: errSummary(err) }, "instance status poll failed; will poll again");
@@ -128,7 +128,7 @@ export class InstanceStatusPoller {
       if (!inst) {
         if (++w.missing >= MAX_MISSING_POLLS) {
           w.reject(
-            new AgsApiError({
+            new AgsRequestError({
               action: "DescribeSandboxInstanceList",
               code: "ResourceNotFound.SandboxInstance",
               message: `instance ${w.instanceId} is not listed`,
@@ -150,7 +150,7 @@ export class InstanceStatusPoller {
 }
 
 function errSummary(err: unknown): { code?: string; message: string } {
-  if (err instanceof AgsApiError) return { code: err.code, message: err.message };
+  if (err instanceof AgsRequestError) return { code: err.code, message: err.message };
   return { message: err instanceof Error ? err.message : String(err) };
 }
 
@@ -178,7 +178,7 @@ export async function describeInstance(
 /** Codes that mean "there is nothing left to stop". */
 function isAlreadyGone(err: unknown): boolean {
   return (
-    err instanceof AgsApiError &&
+    err instanceof AgsRequestError &&
     (err.code === "ResourceNotFound.SandboxInstance" ||
       err.is("UnsupportedOperation") ||
       (err.is("FailedOperation") && /stop/i.test(err.serverMessage)))
@@ -200,7 +200,7 @@ export async function stopInstance(
   } catch (err) {
     if (!isAlreadyGone(err)) throw err;
     // "Unsupported" can also mean "not yet stoppable" (STARTING); only a listed STOPPED state settles it.
-    if (err instanceof AgsApiError && err.is("UnsupportedOperation")) {
+    if (err instanceof AgsRequestError && err.is("UnsupportedOperation")) {
       const inst = await describeInstance(client, instanceId, signal);
       if (inst && inst.Status !== "STOPPED" && inst.Status !== "STOPPING") throw err;
     }

@@ -3,7 +3,7 @@
  * "request in progress" and transport failures are transient; everything else (bad parameters, auth,
  * not found, quota) will fail the same way again.
  */
-import type { AgsApiError } from "./errors.js";
+import type { AgsRequestError } from "./errors.js";
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
@@ -16,7 +16,7 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 8, baseDelayMs: 200, maxDelayMs: 5000 };
 
-export function isRetryable(err: AgsApiError): boolean {
+export function isRetryable(err: AgsRequestError): boolean {
   if (err.kind === "transport") return true;
   if (err.kind === "http") return err.httpStatus === 429 || (err.httpStatus ?? 0) >= 500;
   return (

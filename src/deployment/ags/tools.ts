@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import { sleep } from "../../runtime/remote/retry.js";
 import { raceAbort } from "./abort.js";
 import type { AgsClient } from "./client.js";
-import { AgsApiError, AgsTimeoutError, AgsToolFailedError } from "./errors.js";
+import { AgsRequestError, AgsTimeoutError, AgsToolFailedError } from "./errors.js";
 import type { CreateSandboxToolRequest, SandboxTool } from "./types.js";
 
 export interface ToolWaitOptions {
@@ -77,7 +77,7 @@ export async function verifyTool(
 
 function isNameConflict(err: unknown): boolean {
   return (
-    err instanceof AgsApiError &&
+    err instanceof AgsRequestError &&
     (err.code === "InvalidParameterValue.SandboxTool" ||
       err.is("ResourceInUse") ||
       /already exist/i.test(err.serverMessage))
