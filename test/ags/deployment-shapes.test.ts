@@ -274,6 +274,25 @@ describe("TencentAGSDeployment request shapes", () => {
     await Promise.all(ds.map((d) => d.stop()));
   });
 
+  it("stop() during start aborts it and stops the instance it had started (found by its Metadata)", async () => {
+    let metadata: unknown;
+    mock = flow({
+      StartSandboxInstance: (body) => {
+        metadata = body.Metadata;
+        return { Instance: instance("STARTING") };
+      },
+      DescribeSandboxInstanceList: () => ({ InstanceSet: [{ ...instance("STARTING"), Metadata: metadata }] }),
+    });
+    const d = deployment({ ...FULL_CONFIG, image: "fifth:1" });
+    const starting = d.start();
+    const outcome = starting.catch((e: unknown) => e);
+    while (mock.callsOf("StartSandboxInstance").length === 0) await new Promise((r) => setTimeout(r, 5));
+    await d.stop();
+    expect(String(await outcome)).toMatch(/stopped during start/);
+    expect(mock.callsOf("StopSandboxInstance").map((c) => c.body)).toEqual([{ InstanceId: "inst1" }]);
+    expect(d.instanceId).toBeUndefined();
+  });
+
   it("missing credentials are a clear startup error naming the variables", async () => {
     const d = new TencentAGSDeployment({}, { env: {} });
     await expect(d.start()).rejects.toThrow(/TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY/);
