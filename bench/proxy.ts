@@ -3,10 +3,11 @@
  * upstream and (b) through `swerex proxy` (its own process, `openai` policy, one session per simulated
  * agent), in the same run, interleaved, at 1, 100 and 1000 concurrent sessions. Added latency = proxied
  * minus direct, at p50 and p99. The upstream sleeps `gen_delay_ms` per call to stand in for generation, so
- * the offered load (sessions / delay) stays what an RL rollout produces instead of saturating two cores;
+ * the offered load (sessions / delay) stays what an RL rollout produces instead of saturating two cores,
+ * with session starts spread over one generation time (a running batch, not a lockstep burst);
  * informational scenarios show heavier load and the saturated case (no generation time) for reference.
  *
- * `npm run bench -- proxy`, or `npx tsx bench/proxy.ts [--quick]`. JSON goes to bench/results/proxy.json.
+ * `npm run bench -- proxy`, or `npx tsx bench/proxy.ts [--quick]`. JSON goes to bench/results/proxy-<time>.json.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -169,13 +170,18 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/** `sessions` agents, each making `calls` sequential calls to `pathFor(i)`; returns per-call latencies (ms). */
+/**
+ * `sessions` agents, each making `calls` sequential calls to `pathFor(i)`; returns per-call latencies (ms).
+ * Agent i starts `i / sessions * staggerMs` late, so arrivals are spread evenly over a generation time as
+ * in a running batch, rather than 1000 calls landing in the same millisecond every round.
+ */
 async function phase(
   pool: Pool,
   pathFor: (i: number) => string,
   sessions: number,
   calls: number,
   body: string,
+  staggerMs = 0,
 ) {
   const latencies: number[] = [];
   const one = async (path: string, keep: boolean) => {
@@ -195,6 +201,7 @@ async function phase(
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: sessions }, async (_, i) => {
+      if (staggerMs > 0) await new Promise((r) => setTimeout(r, (i / sessions) * staggerMs));
       await one(pathFor(i), false); // warm-up: connection setup is not per-call overhead
       for (let c = 0; c < calls; c++) await one(pathFor(i), true);
     }),
@@ -249,13 +256,22 @@ export async function run(
       // Interleaved rounds, so machine noise (2 shared cores) hits both sides alike.
       const cpu0 = cpuMs(proxy.child.pid);
       for (let r = 0; r < 2; r++) {
-        const a = await phase(direct, () => "/v1/chat/completions", sc.sessions, sc.calls_per_session, body);
+        const stagger = sc.gen_delay_ms;
+        const a = await phase(
+          direct,
+          () => "/v1/chat/completions",
+          sc.sessions,
+          sc.calls_per_session,
+          body,
+          stagger,
+        );
         const b = await phase(
           viaProxy,
           (i) => `/sessions/bench-${sc.sessions}-${i}/v1/chat/completions`,
           sc.sessions,
           sc.calls_per_session,
           body,
+          stagger,
         );
         d.push(...a.latencies);
         p.push(...b.latencies);
@@ -299,7 +315,9 @@ export async function run(
       scenarios: results,
     };
     mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-    writeFileSync(join(ROOT, "bench/results/proxy.json"), `${JSON.stringify(result, null, 2)}\n`);
+    const file = join(ROOT, `bench/results/proxy-${result.date.replaceAll(":", "-").replace(".", "-")}.json`);
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    log(`results: ${file}`);
     return result;
   } finally {
     await Promise.all(pools.map((pl) => pl.close()));
