@@ -4,8 +4,8 @@
  */
 import { EventEmitter } from "node:events";
 import { DeploymentNotStartedError } from "../runtime/errors.js";
-import type { IsAliveOptions, Runtime } from "../runtime/runtime.js";
 import type { IsAliveResponse } from "../runtime/protocol.js";
+import type { IsAliveOptions, Runtime } from "../runtime/runtime.js";
 
 export interface StartOptions {
   /** Aborting cancels a start in progress; whatever it had created is cleaned up. */

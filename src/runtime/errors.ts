@@ -190,7 +190,9 @@ export function toExceptionTransfer(err: unknown): ExceptionTransfer {
  */
 export function fromExceptionTransfer(t: ExceptionTransfer): SwerexError {
   const cls = registry.get(t.class_path);
-  const err = cls ? new cls(t.message, { extraInfo: t.extra_info }) : new SwerexError(t.message, { extraInfo: t.extra_info });
+  const err = cls
+    ? new cls(t.message, { extraInfo: t.extra_info })
+    : new SwerexError(t.message, { extraInfo: t.extra_info });
   if (!cls) (err as SwerexError & { remoteClassPath?: string }).remoteClassPath = t.class_path;
   if (t.traceback) (err as SwerexError & { remoteTraceback?: string }).remoteTraceback = t.traceback;
   return err;

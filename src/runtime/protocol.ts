@@ -10,7 +10,12 @@ import { z } from "zod";
 /** Fills in a discriminator that a body left out before a discriminated union looks at it. */
 function defaultKey<T extends z.ZodType>(key: string, value: string, schema: T) {
   return z.preprocess((raw) => {
-    if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && (raw as Record<string, unknown>)[key] === undefined) {
+    if (
+      raw !== null &&
+      typeof raw === "object" &&
+      !Array.isArray(raw) &&
+      (raw as Record<string, unknown>)[key] === undefined
+    ) {
       return { ...(raw as Record<string, unknown>), [key]: value };
     }
     return raw;
@@ -77,10 +82,16 @@ export const BashInterruptAction = z.object({
 export type BashInterruptAction = z.infer<typeof BashInterruptAction>;
 export type BashInterruptActionInput = z.input<typeof BashInterruptAction>;
 
-export const Action = defaultKey("action_type", "bash", z.discriminatedUnion("action_type", [BashAction, BashInterruptAction]));
+export const Action = defaultKey(
+  "action_type",
+  "bash",
+  z.discriminatedUnion("action_type", [BashAction, BashInterruptAction]),
+);
 export type Action = z.infer<typeof Action>;
 /** What a caller passes: a bash command (discriminator optional) or an interrupt (discriminator required). */
-export type ActionInput = Omit<BashActionInput, "action_type"> & { action_type?: "bash" } | (BashInterruptActionInput & { action_type: "bash_interrupt" });
+export type ActionInput =
+  | (Omit<BashActionInput, "action_type"> & { action_type?: "bash" })
+  | (BashInterruptActionInput & { action_type: "bash_interrupt" });
 
 export const BashObservation = z.object({
   output: z.string().default(""),
