@@ -15,4 +15,3 @@ export {
   RemoteRuntime,
   type RemoteRuntimeOptions,
 } from "./remote/runtime.js";
-export { type WaitUntilAliveOptions, waitUntilAlive } from "./remote/wait.js";

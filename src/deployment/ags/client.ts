@@ -8,7 +8,7 @@ import http from "node:http";
 import https from "node:https";
 import type { Logger } from "pino";
 import { CommonClient } from "tencentcloud-sdk-nodejs-common";
-import { sleep } from "../../runtime/remote/retry.js";
+import { sleep } from "../../runtime/index.js";
 import { AgsRequestError } from "./errors.js";
 import { agsLogger } from "./log.js";
 import { ActionRateLimiter } from "./rate-limit.js";

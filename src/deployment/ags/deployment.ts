@@ -6,13 +6,16 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
-import { DeploymentNotStartedError, DeploymentStartupError } from "../../runtime/errors.js";
-import type { IsAliveResponse } from "../../runtime/protocol.js";
-import type { IsAliveOptions } from "../../runtime/runtime.js";
+import {
+  DeploymentNotStartedError,
+  DeploymentStartupError,
+  type IsAliveOptions,
+  type IsAliveResponse,
+  waitUntilAlive,
+} from "../../runtime/index.js";
 import { BaseDeployment, type StartOptions } from "../deployment.js";
 import { ownerLabels } from "../docker/owner.js";
 import { registerDeployment, unregisterDeployment } from "../registry.js";
-import { waitUntilAlive } from "../wait.js";
 import { type AgsClient, sharedAgsClient } from "./client.js";
 import {
   type AgsCredentials,

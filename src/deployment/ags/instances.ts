@@ -5,7 +5,7 @@
  */
 
 import type { Logger } from "pino";
-import { sleep } from "../../runtime/remote/retry.js";
+import { sleep } from "../../runtime/index.js";
 import type { AgsClient } from "./client.js";
 import { AgsInstanceStateError, AgsRequestError } from "./errors.js";
 import { isRetryable } from "./retry.js";

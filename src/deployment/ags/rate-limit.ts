@@ -4,7 +4,7 @@
  * `RequestLimitExceeded` retries. Implemented as GCRA: each caller reserves the next free slot, so waiters are
  * served in arrival order and the state is two numbers.
  */
-import { sleep } from "../../runtime/remote/retry.js";
+import { sleep } from "../../runtime/index.js";
 
 export class TokenBucket {
   private readonly intervalMs: number;

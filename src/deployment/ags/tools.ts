@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "pino";
-import { sleep } from "../../runtime/remote/retry.js";
+import { sleep } from "../../runtime/index.js";
 import { raceAbort } from "./abort.js";
 import type { AgsClient } from "./client.js";
 import { AgsRequestError, AgsTimeoutError, AgsToolFailedError } from "./errors.js";

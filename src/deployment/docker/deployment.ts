@@ -13,12 +13,11 @@ import type Docker from "dockerode";
 import { buildBundle } from "../../bundle/build.js";
 import { BUNDLE_MOUNT_PATH, defaultBundleDir, LAUNCHER_NAME } from "../../bundle/paths.js";
 import { DeploymentStartupError, DockerPullError, PythonTimeoutError } from "../../runtime/errors.js";
+import { RemoteRuntime, waitUntilAlive } from "../../runtime/index.js";
 import type { IsAliveResponse } from "../../runtime/protocol.js";
-import { RemoteRuntime } from "../../runtime/remote.js";
 import type { IsAliveOptions } from "../../runtime/runtime.js";
 import { BaseDeployment, type StartOptions } from "../deployment.js";
 import { registerDeployment, unregisterDeployment } from "../registry.js";
-import { waitUntilAlive } from "../wait.js";
 import { DockerDeploymentConfig, type DockerDeploymentConfigInput } from "./config.js";
 import { applyDockerArgs, type ContainerSettings, emptySettings } from "./docker-args.js";
 import {
@@ -315,7 +314,7 @@ export class DockerDeployment extends BaseDeployment {
     const alive = waitUntilAlive((timeoutMs) => runtime.isAlive({ timeoutMs }), {
       timeoutMs: this.config.startup_timeout * 1000,
       functionTimeoutMs: ALIVE_POLL_TIMEOUT_MS,
-      sleepMs: ALIVE_POLL_SLEEP_MS,
+      pollIntervalMs: ALIVE_POLL_SLEEP_MS,
       signal: both,
     });
     try {

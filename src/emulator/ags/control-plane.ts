@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { sleep } from "../../runtime/index.js";
 import { AgsApiError } from "./api-error.js";
 import type { EmulatorLogger } from "./context.js";
 import type { RateLimiter } from "./rate-limit.js";
@@ -119,7 +120,7 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
         throw new AgsApiError("MissingParameter", "The request is missing a required parameter `Region`.");
       }
       const latency = opts.apiLatencyMs();
-      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+      if (latency > 0) await sleep(latency);
       const fault = opts.faults.get(action);
       if (fault && opts.random() < fault.rate) throw new AgsApiError(fault.code, fault.message);
       let parsed: unknown;

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Dispatcher } from "undici";
+import { sleep } from "../../runtime/index.js";
 import { LocalBackend, type RuntimeServerSpawner } from "./backends/local.js";
 import type { SandboxBackend } from "./backends/types.js";
-import { type EmulatorContext, type EmulatorLogger, sleep } from "./context.js";
+import type { EmulatorContext, EmulatorLogger } from "./context.js";
 import { createControlPlaneHandler, type InjectedFault } from "./control-plane.js";
 import { createEmulatorDispatcher, createEmulatorHttpAgent } from "./dispatcher.js";
 import { createGateway, parseGatewayHost } from "./gateway.js";

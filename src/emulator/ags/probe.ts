@@ -1,4 +1,5 @@
 import { request } from "undici";
+import { sleep } from "../../runtime/index.js";
 import type { LoopbackTarget } from "./backends/types.js";
 
 export interface ProbeSpec {
@@ -39,7 +40,7 @@ export async function waitUntilReady(
       if (successes >= Math.max(1, spec.successThreshold)) return true;
     }
     const wait = Math.max(10, Math.min(spec.probePeriodMs, deadline - Date.now()));
-    await new Promise((r) => setTimeout(r, wait));
+    await sleep(wait);
   }
   return false;
 }

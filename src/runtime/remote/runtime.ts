@@ -55,11 +55,12 @@ import {
   type WriteFileResponse,
 } from "../protocol.js";
 import type { IsAliveOptions, Runtime } from "../runtime.js";
+import { sleep } from "../sleep.js";
+import { type WaitUntilAliveOptions, waitUntilAlive } from "../wait.js";
 import { zipDirectory } from "./archive.js";
 import { apiUrlOf, normalizeHost, RemoteRuntimeConfig, type RemoteRuntimeConfigInput } from "./config.js";
 import { commandDeadlineMs, interruptWorkSeconds, plainDeadlineMs } from "./deadline.js";
-import { isTransientTransportError, nextBackoff, RETRY_STATUSES, sleep } from "./retry.js";
-import { type WaitUntilAliveOptions, waitUntilAlive } from "./wait.js";
+import { isTransientTransportError, nextBackoff, RETRY_STATUSES } from "./retry.js";
 
 /** An HTTP error status that is not a transferred runtime exception. */
 export class RemoteHttpError extends SwerexError {
@@ -170,9 +171,16 @@ export class RemoteRuntime implements Runtime {
     }
   }
 
-  /** Polls `isAlive` every 0.25 s until it answers yes; throws upstream's TimeoutError message on timeout. */
-  waitUntilAlive(opts: WaitUntilAliveOptions = {}): Promise<void> {
-    return waitUntilAlive((o) => this.isAlive(o), opts);
+  /**
+   * Polls `isAlive` every 0.25 s until it answers yes (upstream `wait_until_alive(timeout=60.0)`); throws
+   * upstream's TimeoutError message on timeout. Each check gets this client's `timeout` unless told otherwise.
+   */
+  async waitUntilAlive(opts: WaitUntilAliveOptions = {}): Promise<void> {
+    await waitUntilAlive((timeoutMs) => this.isAlive({ timeoutMs }), {
+      ...opts,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      functionTimeoutMs: opts.functionTimeoutMs ?? this.config.timeout * 1000,
+    });
   }
 
   async createSession(req: CreateSessionRequestInput): Promise<CreateSessionResponse> {

@@ -1,9 +1,10 @@
 /**
  * SWE-ReX's `_wait_until_alive`: poll an `is_alive` function until it answers true or time runs out.
- * Every deployment that starts a server (docker, tencentags) waits with this.
+ * `RemoteRuntime.waitUntilAlive` and every deployment that starts a server (docker, tencentags) wait with this.
  */
-import { PythonTimeoutError } from "../runtime/errors.js";
-import type { IsAliveResponse } from "../runtime/protocol.js";
+import { PythonTimeoutError } from "./errors.js";
+import type { IsAliveResponse } from "./protocol.js";
+import { sleep } from "./sleep.js";
 
 export interface WaitUntilAliveOptions {
   /** Overall deadline in ms (upstream `timeout`, default 10 s). */
@@ -11,13 +12,13 @@ export interface WaitUntilAliveOptions {
   /** Passed to each `fn` call as its own deadline (upstream `function_timeout`, default 0.1 s). */
   functionTimeoutMs?: number;
   /** Pause between failed attempts (upstream `sleep`, 0.25 s). */
-  sleepMs?: number;
+  pollIntervalMs?: number;
   /** Aborting stops the wait at once with the signal's reason. */
   signal?: AbortSignal;
 }
 
 /**
- * Calls `fn(functionTimeoutMs)` until it answers `is_alive: true`, pausing `sleepMs` after each failure, and
+ * Calls `fn(functionTimeoutMs)` until it answers `is_alive: true`, pausing `pollIntervalMs` after each failure, and
  * returns that answer. An exception thrown by `fn` (e.g. "container process terminated") ends the wait at
  * once. When time runs out, throws `TimeoutError` with upstream's message:
  * `Runtime did not start within {timeout}s (tried to connect {n} times). The last await response was:\n{message}`.
@@ -29,7 +30,7 @@ export async function waitUntilAlive(
 ): Promise<IsAliveResponse> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const functionTimeoutMs = opts.functionTimeoutMs ?? 100;
-  const sleepMs = opts.sleepMs ?? 250;
+  const pollIntervalMs = opts.pollIntervalMs ?? 250;
   const { signal } = opts;
   signal?.throwIfAborted();
 
@@ -39,7 +40,7 @@ export async function waitUntilAlive(
   while (Date.now() < end) {
     last = await raceDeadline(fn(functionTimeoutMs), end - Date.now(), signal);
     if (last.is_alive) return last;
-    await sleep(Math.min(sleepMs, Math.max(0, end - Date.now())), signal);
+    await sleep(Math.min(pollIntervalMs, Math.max(0, end - Date.now())), signal);
     attempts++;
   }
   throw new PythonTimeoutError(
@@ -87,19 +88,5 @@ function raceDeadline(
         reject(err);
       },
     );
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

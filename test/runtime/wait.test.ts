@@ -1,7 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { waitUntilAlive } from "../../src/deployment/wait.js";
-import { PythonTimeoutError } from "../../src/runtime/errors.js";
-import type { IsAliveResponse } from "../../src/runtime/protocol.js";
+import { type IsAliveResponse, PythonTimeoutError, sleep, waitUntilAlive } from "../../src/runtime/index.js";
 
 const no = (message: string): IsAliveResponse => ({ is_alive: false, message });
 
@@ -15,7 +13,7 @@ describe("waitUntilAlive", () => {
         n++;
         return n < 3 ? no(`try ${n}`) : { is_alive: true, message: "up" };
       },
-      { timeoutMs: 20_000, functionTimeoutMs: 150, sleepMs: 10 },
+      { timeoutMs: 20_000, functionTimeoutMs: 150, pollIntervalMs: 10 },
     );
     expect(r).toEqual({ is_alive: true, message: "up" });
     expect(seen).toEqual([150, 150, 150]);
@@ -28,7 +26,7 @@ describe("waitUntilAlive", () => {
         n++;
         return no(`refused ${n}`);
       },
-      { timeoutMs: 300, sleepMs: 50 },
+      { timeoutMs: 300, pollIntervalMs: 50 },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PythonTimeoutError);
     expect((err as Error).message).toBe(
@@ -38,9 +36,9 @@ describe("waitUntilAlive", () => {
   });
 
   it("prints whole seconds as Python floats", async () => {
-    await expect(waitUntilAlive(async () => no("x"), { timeoutMs: 1000, sleepMs: 400 })).rejects.toThrow(
-      /^Runtime did not start within 1\.0s \(tried to connect \d+ times\)/,
-    );
+    await expect(
+      waitUntilAlive(async () => no("x"), { timeoutMs: 1000, pollIntervalMs: 400 }),
+    ).rejects.toThrow(/^Runtime did not start within 1\.0s \(tried to connect \d+ times\)/);
   });
 
   it("lets an exception from the check end the wait at once", async () => {
@@ -72,10 +70,32 @@ describe("waitUntilAlive", () => {
     const reason = new Error("cancelled by user");
     setTimeout(() => ac.abort(reason), 100);
     await expect(
-      waitUntilAlive(async () => no("x"), { timeoutMs: 30_000, sleepMs: 20, signal: ac.signal }),
+      waitUntilAlive(async () => no("x"), { timeoutMs: 30_000, pollIntervalMs: 20, signal: ac.signal }),
     ).rejects.toBe(reason);
     await expect(waitUntilAlive(async () => no("x"), { signal: AbortSignal.abort(reason) })).rejects.toBe(
       reason,
     );
+  });
+});
+
+describe("sleep", () => {
+  it("rejects at once with the reason when the signal has already aborted", async () => {
+    const reason = new Error("gone");
+    await expect(sleep(60_000, AbortSignal.abort(reason))).rejects.toBe(reason);
+  });
+
+  it("wakes early with the signal's reason when it aborts mid-sleep", async () => {
+    const ac = new AbortController();
+    const reason = new Error("stop");
+    setTimeout(() => ac.abort(reason), 50);
+    const started = Date.now();
+    await expect(sleep(60_000, ac.signal)).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it("resolves after the pause when nothing aborts", async () => {
+    const ac = new AbortController();
+    await expect(sleep(20, ac.signal)).resolves.toBeUndefined();
+    await expect(sleep(-5)).resolves.toBeUndefined();
   });
 });
