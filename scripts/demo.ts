@@ -25,9 +25,20 @@ const args = [
   "--policy.type=replay",
   "--policy.path=examples/trajectories.jsonl",
   "--num_workers=2",
+  "--progress=off",
   `--output_dir=${out}`,
 ];
-process.stdout.write(`$ swerex ${args.join(" ")}\n`);
+process.stdout.write(
+  [
+    "swerex demo: four example tasks (small Python repositories with a bug each, in examples/), each solved by",
+    "the built-in bash agent replaying recorded model replies (examples/trajectories.jsonl) in a local sandbox,",
+    "then graded by running the task's tests. Expected: the three gold trajectories resolve their tasks,",
+    "the broken one (examples__word-freq) does not.",
+    "",
+    `$ swerex ${args.join(" ")}`,
+    "",
+  ].join("\n"),
+);
 const code = await new Promise<number>((done) => {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/swerex.ts", ...args], {
     cwd: root,
@@ -41,6 +52,7 @@ const code = await new Promise<number>((done) => {
   });
 });
 let ok = code === 0;
+process.stdout.write("\nchecks:\n");
 try {
   const lines = (await readFile(join(out, "results.jsonl"), "utf8")).trim().split("\n");
   const resolved = new Map(
@@ -62,5 +74,9 @@ try {
 } finally {
   await rm(out, { recursive: true, force: true });
 }
-process.stdout.write(ok ? "demo: OK\n" : "demo: FAILED\n");
+process.stdout.write(
+  ok
+    ? "demo: OK (3 gold trajectories resolved, the broken one did not; the temporary output directory was removed)\n"
+    : "demo: FAILED\n",
+);
 process.exit(ok ? 0 : 1);

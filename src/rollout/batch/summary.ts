@@ -57,10 +57,10 @@ export function renderSummary(results: RolloutResult[], summary: BatchSummary): 
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
   return [
-    table(["instance", "status", "exit", "failure", "resolved", "score", "turns", "time"], rows),
+    table(["instance", "status", "exit", "failure", "resolved", "reward", "turns", "time"], rows),
     "",
     `${summary.instances} instances: ${summary.completed} completed, ${summary.failed} failed, ${summary.cancelled} cancelled; ` +
-      `${summary.resolved} resolved (${(summary.resolve_rate * 100).toFixed(1)}%); mean score ${summary.mean_score === null ? "-" : summary.mean_score.toFixed(3)}; ` +
+      `${summary.resolved} resolved (${(summary.resolve_rate * 100).toFixed(1)}%); mean reward ${summary.mean_score === null ? "-" : summary.mean_score.toFixed(3)}; ` +
       `wall ${summary.wall_s}s${classes ? `; failures: ${classes}` : ""}`,
     "",
   ].join("\n");

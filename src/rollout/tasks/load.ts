@@ -36,6 +36,11 @@ export function parseTasks(text: string, baseDir: string, source = "tasks"): Swe
     }
     seen.add(task.instance_id);
     if (task.repo_dir && !isAbsolute(task.repo_dir)) task.repo_dir = resolve(baseDir, task.repo_dir);
+    if (task.repo_files) {
+      task.repo_files = Object.fromEntries(
+        Object.entries(task.repo_files).map(([to, from]) => [to, resolve(baseDir, from)]),
+      );
+    }
     return task;
   });
 }

@@ -79,6 +79,20 @@ async function commitBase(runtime: Runtime, workdir: string): Promise<string> {
   return out.trim().split("\n").pop() ?? "";
 }
 
+function assertInsideRepo(field: string, path: string): void {
+  if (path === "" || path.startsWith("/") || path.split("/").includes("..")) {
+    throw new TaskSetupError(`${field} path must stay inside the repository: ${JSON.stringify(path)}`);
+  }
+}
+
+/** Uploads `repo_files` (host files, already resolved against the tasks file) into the repository. */
+async function addRepoFiles(runtime: Runtime, workdir: string, files: Record<string, string>): Promise<void> {
+  for (const [path, source] of Object.entries(files)) {
+    assertInsideRepo("repo_files", path);
+    await runtime.upload({ source_path: source, target_path: `${workdir}/${path}` });
+  }
+}
+
 async function writeRepoContent(
   runtime: Runtime,
   workdir: string,
@@ -89,9 +103,7 @@ async function writeRepoContent(
     what: "creating the repository",
   });
   for (const [path, content] of Object.entries(files)) {
-    if (path.startsWith("/") || path.split("/").includes("..")) {
-      throw new TaskSetupError(`repo_content path must stay inside the repository: ${JSON.stringify(path)}`);
-    }
+    assertInsideRepo("repo_content", path);
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
     if (dir)
       await runShellChecked(runtime, `mkdir -p ${shQuote(`${workdir}/${dir}`)}`, {
@@ -113,6 +125,7 @@ export async function setupTaskRepo(runtime: Runtime, task: SweTask): Promise<Ta
       } else {
         await writeRepoContent(runtime, workdir, task.repo_content ?? {});
       }
+      if (task.repo_files) await addRepoFiles(runtime, workdir, task.repo_files);
       const baseCommit = await commitBase(runtime, workdir);
       if (task.base_commit && task.base_commit !== baseCommit) {
         throw new TaskSetupError(
@@ -125,6 +138,11 @@ export async function setupTaskRepo(runtime: Runtime, task: SweTask): Promise<Ta
       await teardownTaskRepo(runtime, { workdir, scratchDir, baseCommit: "" });
       throw err;
     }
+  }
+  if (task.repo_files) {
+    throw new TaskSetupError(
+      `${task.instance_id}: repo_files needs repo_dir or repo_content (a repository in the image is used as is)`,
+    );
   }
   const workdir = task.workdir ?? DEFAULT_IMAGE_WORKDIR;
   const checkout = task.base_commit

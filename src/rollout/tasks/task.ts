@@ -51,6 +51,11 @@ export const SweTask = z.looseObject({
   repo_dir: z.string().optional(),
   /** Files written into an empty repository (the seed's simple tasks: `extra_info.repo_content`). */
   repo_content: z.record(z.string(), z.string()).optional(),
+  /**
+   * Files on this machine added to an uploaded repository before its base commit, `{path in repo: file}`
+   * (relative to the tasks file): one shared copy of a helper, such as examples/tools/run_tests.py, serves many tasks.
+   */
+  repo_files: z.record(z.string(), z.string()).optional(),
   agent_overrides: AgentOverrides.optional(),
 });
 export type SweTask = z.infer<typeof SweTask>;

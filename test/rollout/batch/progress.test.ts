@@ -98,9 +98,9 @@ describe("summary", () => {
     });
     const table = renderSummary(rs, s);
     expect(table.split("\n")[0]).toBe(
-      "instance  status     exit       failure    resolved  score  turns  time",
+      "instance  status     exit       failure    resolved  reward  turns  time",
     );
-    expect(table).toContain("c         failed     -          provision  -         -      3      2.3s");
+    expect(table).toContain("c         failed     -          provision  -         -       3      2.3s");
     expect(table).toContain("failures: max_turns=1, provision=1");
   });
 });

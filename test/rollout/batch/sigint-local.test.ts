@@ -30,6 +30,7 @@ it("SIGINT mid-run: exit 130, commands killed, scratch checkouts removed", { tim
       ...row,
       instance_id: `${tag}-${i}`,
       repo_dir: resolve("examples", row.repo_dir),
+      repo_files: { "run_tests.py": resolve("examples/tools/run_tests.py") },
     });
   });
   await writeFile(join(dir, "tasks.jsonl"), `${tasks.join("\n")}\n`);

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -113,10 +114,37 @@ describe("example repositories", () => {
     expect(left.stdout.trim()).toBe("0");
   });
 
-  it("carry identical copies of the bundled pytest-style runner", async () => {
+  it("get the one shared pytest-style runner through repo_files, committed in the base commit", async () => {
     const runner = await readFile(resolve("examples/tools/run_tests.py"), "utf8");
     for (const t of await loadTasks(resolve("examples/tasks.jsonl"))) {
-      expect(await readFile(`${t.repo_dir}/run_tests.py`, "utf8"), t.instance_id).toBe(runner);
+      expect(t.repo_files).toEqual({ "run_tests.py": resolve("examples/tools/run_tests.py") });
+      expect(existsSync(`${t.repo_dir}/run_tests.py`), t.instance_id).toBe(false);
+      const c = await setupTaskRepo(runtime, t);
+      made.push(c);
+      const committed = await runtime.execute({
+        command: ["git", "show", "HEAD:run_tests.py"],
+        cwd: c.workdir,
+        env: { PATH: process.env.PATH ?? "", GIT_CONFIG_GLOBAL: "/dev/null" },
+      });
+      expect(committed.stdout, t.instance_id).toBe(runner);
     }
+  });
+
+  it("refuses repo_files that leave the repository or have no uploaded repository", async () => {
+    const [task] = await loadTasks(resolve("examples/tasks.jsonl"));
+    const base = { ...task, instance_id: `bad-files-${process.pid}` } as NonNullable<typeof task>;
+    await expect(
+      setupTaskRepo(runtime, {
+        ...base,
+        repo_files: { "../escape.py": resolve("examples/tools/run_tests.py") },
+      }),
+    ).rejects.toThrow('repo_files path must stay inside the repository: "../escape.py"');
+    const { repo_dir: _dir, ...imageTask } = base;
+    await expect(
+      setupTaskRepo(runtime, {
+        ...imageTask,
+        repo_files: { "x.py": resolve("examples/tools/run_tests.py") },
+      }),
+    ).rejects.toThrow("repo_files needs repo_dir or repo_content");
   });
 });
