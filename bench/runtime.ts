@@ -4,8 +4,11 @@
  *   (c) write + read of 100 KB                    (d) 16 sessions in parallel, ratio to (a)
  *   (e) /is_alive while another session runs `sleep 2`, against idle /is_alive
  * plus baselines measured in the same run: LocalRuntime in this process (no HTTP) for (a) and (b), so the
- * HTTP layer's share is visible; the `bash -n` subprocess every command starts with (the floor of (a));
- * idle /is_alive for (e).
+ * HTTP layer's share is visible; (a) with a command that needs the `bash -n` check (`echo 'hi'`: plain
+ * words skip it, see src/runtime/local/bash-plain.ts); a `bash -n` spawned from Node (how every command
+ * used to be checked); idle /is_alive for (e). For (d), the CPU time per operation of the server process,
+ * of its session shells (children included) and of this client process, from /proc and
+ * `process.cpuUsage()`: on 2 cores, total CPU per operation bounds the parallel throughput.
  *
  * Sessions start with HOME set to an empty directory, as in a sandbox image: interactive bash reads
  * ~/.bashrc, and a developer's (pyenv's PROMPT_COMMAND hook, for one) costs milliseconds per prompt. (a) is
@@ -14,7 +17,7 @@
  * `npm run bench -- runtime [--quick]`, or `npx tsx bench/runtime.ts [--quick]`.
  * JSON goes to bench/results/runtime-<timestamp>.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -47,10 +50,18 @@ export interface RuntimeBenchResult {
   a_echo_local_baseline: Stats;
   a_bash_n_floor: Stats;
   a_echo_with_real_home: Stats;
+  a_echo_checked: Stats;
+  a_echo_checked_local_baseline: Stats;
   b_execute_true: Stats;
   b_execute_true_local_baseline: Stats;
   c_write_read_100kb: Stats & { mb_per_s: number };
-  d_parallel: { sessions: number; ops_per_session: number; total_ops_per_s: number; ratio_to_a: number };
+  d_parallel: {
+    sessions: number;
+    ops_per_session: number;
+    total_ops_per_s: number;
+    ratio_to_a: number;
+    cpu_ms_per_op: { server: number; session_shells: number; client: number; total: number };
+  };
   e_is_alive_busy: Stats;
   e_is_alive_idle_baseline: Stats;
   meets_target: { a: boolean; d: boolean; e: boolean };
@@ -83,11 +94,41 @@ async function timed(n: number, fn: () => Promise<unknown>, warmup = 10): Promis
   return stats(samples, performance.now() - start);
 }
 
-async function echoLoop(rt: Runtime, n: number, session = "default"): Promise<Stats> {
+async function echoLoop(rt: Runtime, n: number, session = "default", command = "echo hi"): Promise<Stats> {
   return timed(n, async () => {
-    const obs = await rt.runInSession({ session, command: "echo hi", timeout: TIMEOUT });
+    const obs = await rt.runInSession({ session, command, timeout: TIMEOUT });
     if (obs.output !== "hi\n") throw new Error(`unexpected output ${JSON.stringify(obs.output)}`);
   });
+}
+
+/** /proc/<pid>/stat times are in USER_HZ, which Linux fixes at 100 per second for user space. */
+const TICK_MS = 10;
+
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** CPU ms of process `pid` itself, and of its direct children with their reaped children (the shells). */
+function processTreeCpuMs(pid: number): { self: number; children: number } {
+  const f = statFields(pid);
+  const self = (Number(f[11]) + Number(f[12])) * TICK_MS;
+  let children = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const kids = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+    for (const kid of kids) {
+      try {
+        const k = statFields(Number(kid));
+        children += (Number(k[11]) + Number(k[12]) + Number(k[13]) + Number(k[14])) * TICK_MS;
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return { self, children };
 }
 
 async function executeLoop(rt: Runtime, n: number): Promise<Stats> {
@@ -131,6 +172,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchR
     const aLocal = await echoLoop(local, n(500));
     const aBashN = await timed(n(200), () => checkBashCommand("echo hi"));
     const aRealHome = await echoWithHome(realHome, n(100));
+    const aChecked = await echoLoop(remote, n(300), "default", "echo 'hi'");
+    const aCheckedLocal = await echoLoop(local, n(300), "default", "echo 'hi'");
     const bExec = await executeLoop(remote, n(200));
     const bLocal = await executeLoop(local, n(200));
 
@@ -147,6 +190,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchR
     const perSession = n(100);
     const names = Array.from({ length: sessions }, (_, i) => `par${i}`);
     await Promise.all(names.map((session) => remote.createSession({ session, ...STARTUP })));
+    const cpu0 = processTreeCpuMs(server.pid);
+    const client0 = process.cpuUsage();
     const dStart = performance.now();
     await Promise.all(
       names.map(async (session) => {
@@ -155,6 +200,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchR
       }),
     );
     const dWall = performance.now() - dStart;
+    const cpu1 = processTreeCpuMs(server.pid);
+    const client = process.cpuUsage(client0);
     const totalOps = Math.round(((sessions * perSession) / dWall) * 1000 * 10) / 10;
     await Promise.all(names.map((session) => remote.closeSession({ session })));
     const d = {
@@ -162,6 +209,14 @@ export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchR
       ops_per_session: perSession,
       total_ops_per_s: totalOps,
       ratio_to_a: Math.round((totalOps / aEcho.ops_per_s) * 100) / 100,
+      cpu_ms_per_op: perOp(
+        {
+          server: cpu1.self - cpu0.self,
+          session_shells: cpu1.children - cpu0.children,
+          client: (client.user + client.system) / 1000,
+        },
+        sessions * perSession,
+      ),
     };
 
     const eIdle = await timed(n(200), () => remote.isAlive({ timeoutMs: 5_000 }));
@@ -192,6 +247,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchR
       a_echo_local_baseline: aLocal,
       a_bash_n_floor: aBashN,
       a_echo_with_real_home: aRealHome,
+      a_echo_checked: aChecked,
+      a_echo_checked_local_baseline: aCheckedLocal,
       b_execute_true: bExec,
       b_execute_true_local_baseline: bLocal,
       c_write_read_100kb: c,
@@ -219,6 +276,19 @@ export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchR
   }
 }
 
+function perOp(
+  ms: { server: number; session_shells: number; client: number },
+  ops: number,
+): RuntimeBenchResult["d_parallel"]["cpu_ms_per_op"] {
+  const r = (x: number) => Math.round((x / ops) * 1000) / 1000;
+  return {
+    server: r(ms.server),
+    session_shells: r(ms.session_shells),
+    client: r(ms.client),
+    total: r(ms.server + ms.session_shells + ms.client),
+  };
+}
+
 function report(r: RuntimeBenchResult): void {
   const row = (name: string, s: Stats, extra = "") =>
     `${name.padEnd(44)} ${String(s.n).padStart(5)} ${s.p50_ms.toFixed(2).padStart(8)} ${s.p99_ms.toFixed(2).padStart(8)} ${s.ops_per_s.toFixed(1).padStart(9)}  ${extra}`;
@@ -232,12 +302,15 @@ function report(r: RuntimeBenchResult): void {
       `${ok(r.meets_target.a)} (p50 <= ${TARGET.echo_p50_ms} ms)`,
     ),
     row("    baseline: LocalRuntime in-process", r.a_echo_local_baseline),
-    row("    floor: the bash -n subprocess alone", r.a_bash_n_floor),
     row("    reference: HTTP, this machine's ~/.bashrc", r.a_echo_with_real_home),
+    row("    echo 'hi' (takes the bash -n check), HTTP", r.a_echo_checked),
+    row("    echo 'hi', LocalRuntime in-process", r.a_echo_checked_local_baseline),
+    row("    reference: bash -n spawned from Node", r.a_bash_n_floor),
     row("(b) execute true, HTTP", r.b_execute_true),
     row("    baseline: LocalRuntime in-process", r.b_execute_true_local_baseline),
     row("(c) write + read 100 KB, HTTP", r.c_write_read_100kb, `${r.c_write_read_100kb.mb_per_s} MB/s`),
     `${`(d) ${r.d_parallel.sessions} sessions x ${r.d_parallel.ops_per_session} echo, parallel`.padEnd(44)} ${String(r.d_parallel.sessions * r.d_parallel.ops_per_session).padStart(5)} ${"".padStart(8)} ${"".padStart(8)} ${r.d_parallel.total_ops_per_s.toFixed(1).padStart(9)}  ${r.d_parallel.ratio_to_a}x of (a): ${ok(r.meets_target.d)} (>= ${TARGET.parallel_ratio}x)`,
+    `    CPU ms per op in (d): server ${r.d_parallel.cpu_ms_per_op.server}, session shells ${r.d_parallel.cpu_ms_per_op.session_shells}, client ${r.d_parallel.cpu_ms_per_op.client}, total ${r.d_parallel.cpu_ms_per_op.total} (2 cores: at most ${Math.round(2000 / r.d_parallel.cpu_ms_per_op.total)} ops/s)`,
     row(
       "(e) is_alive while a session runs sleep 2",
       r.e_is_alive_busy,

@@ -288,6 +288,41 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
         expect((await run({ command: "echo 'asdf'" })).output).toBe("asdf\n");
       });
 
+      it("an interrupt sent while a command without timeout runs ends both calls (exit code 130)", async () => {
+        const flag = join(tmp, `running-${Date.now()}`);
+        const command = `touch ${flag}; echo start; sleep 1000`;
+        const running = within(30_000, rt().runInSession({ command, timeout: null })).catch(
+          (e: unknown) => e,
+        );
+        await waitForFile(flag, 30_000);
+        const i = await within(30_000, rt().runInSession({ action_type: "bash_interrupt" }));
+        expect(i.exit_code).toBe(0);
+        const err = await running;
+        expect(err).toBeInstanceOf(NonZeroExitCodeError);
+        expect((err as NonZeroExitCodeError).extraInfo).toEqual({ output: "start\n", exit_code: 130 });
+        expect((err as Error).message).toBe(
+          `Command ${JSON.stringify(command).replaceAll('"', "'")} failed with exit code 130. Here is the output:\n'start\\n'`,
+        );
+        expect((await run({ command: "echo ok" })).output).toBe("ok\n");
+      });
+
+      it("with check=silent an interrupted command returns its output and exit code 130", async () => {
+        const flag = join(tmp, `running-${Date.now()}`);
+        const running = within(
+          30_000,
+          rt().runInSession({
+            command: `touch ${flag}; echo partial; sleep 1000`,
+            timeout: null,
+            check: "silent",
+          }),
+        );
+        await waitForFile(flag, 30_000);
+        await within(30_000, rt().runInSession({ action_type: "bash_interrupt" }));
+        const r = await running;
+        expect(r).toMatchObject({ output: "partial\n", exit_code: 130 });
+        expect((await run({ command: "echo ok" })).output).toBe("ok\n");
+      });
+
       it("an interactive command times out when its pattern never shows", async () => {
         const err = await run({
           command: "python3",
@@ -397,4 +432,27 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
       });
     });
   });
+}
+
+/** `p`, or a rejection once `ms` have passed: no test waits forever on a call that should have ended. */
+function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves once `path` exists (a command has reached that point); throws after `ms`. */
+async function waitForFile(path: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      await readFile(path);
+      return;
+    } catch {
+      if (Date.now() > end) throw new Error(`${path} did not appear within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }

@@ -45,9 +45,18 @@ function runBashN(command: string, bash: string): Promise<CheckResult> {
 export async function checkBashCommand(command: string, bash: string = findBash()): Promise<void> {
   const r = await runBashN(command, bash);
   if (r.code === 0) return;
-  const rc = r.code ?? "killed";
+  throw bashSyntaxError(command, r.code ?? "killed", r.stdout, r.stderr);
+}
+
+/** Upstream's error for a command `bash -n` rejected with exit code `code`. */
+export function bashSyntaxError(
+  command: string,
+  code: number | string,
+  stdout: string,
+  stderr: string,
+): BashIncorrectSyntaxError {
   const msg =
-    `Error (exit code ${rc}) while checking bash command \n${pyRepr(command)}\n` +
-    `---- Stderr ----\n${r.stderr}\n---- Stdout ----\n${r.stdout}`;
-  throw new BashIncorrectSyntaxError(msg, { extraInfo: { bash_stdout: r.stdout, bash_stderr: r.stderr } });
+    `Error (exit code ${code}) while checking bash command \n${pyRepr(command)}\n` +
+    `---- Stderr ----\n${stderr}\n---- Stdout ----\n${stdout}`;
+  return new BashIncorrectSyntaxError(msg, { extraInfo: { bash_stdout: stdout, bash_stderr: stderr } });
 }

@@ -11,7 +11,7 @@
  * stale output cannot be taken for the end of the command. One prompt comes back per action.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pty from "node-pty";
@@ -29,10 +29,14 @@ import type {
   BashObservation,
   CreateBashSessionRequest,
 } from "../protocol.js";
-import { checkBashCommand } from "./bash-check.js";
+import { bashSyntaxError } from "./bash-check.js";
+import { isPlainBashCommand } from "./bash-plain.js";
+import { decodeBytes } from "./codec.js";
+import { CommandFile } from "./command-file.js";
 import { SerialQueue } from "./mutex.js";
 import { killSession } from "./process-session.js";
 import {
+  ExpectAborted,
   ExpectEOF,
   type ExpectResult,
   ExpectTimeout,
@@ -55,6 +59,8 @@ const INTERRUPT_PAUSE_MS = 200;
 const DRAIN_MS = 500;
 /** SIGHUP first (bash passes it on to its jobs); what is left after this is killed. */
 const CLOSE_GRACE_MS = 1_000;
+/** The exit code an interrupted command reports, as `$?` after Ctrl-C at a terminal (128 + SIGINT). */
+export const INTERRUPTED_EXIT_CODE = 130;
 
 function nonce(): string {
   return randomBytes(8).toString("hex");
@@ -84,6 +90,20 @@ function seconds(s: number | null): number | null {
   return s === null ? null : Math.max(0, Math.round(s * 1000));
 }
 
+/** A `BashInterruptAction` that arrived while a command was running, waiting to be carried out. */
+interface PendingInterrupt {
+  action: BashInterruptAction;
+  resolve(o: BashObservation): void;
+  reject(e: unknown): void;
+  served: boolean;
+}
+
+/** The command currently running on the terminal, and how an interrupt takes the terminal from it. */
+interface Running {
+  abort: AbortController;
+  interrupt?: PendingInterrupt;
+}
+
 export interface BashSessionOptions {
   bash: string;
   logger?: Logger;
@@ -92,6 +112,11 @@ export interface BashSessionOptions {
 export class BashSession {
   private readonly queue = new SerialQueue();
   private closed = false;
+  /** Commands accepted and not yet ended, oldest first; the first one owns (or will own) the terminal. */
+  private readonly inFlight: Running[] = [];
+  /** Commands are sourced from here; a command that did not finish leaves it "in use" (see `rotate`). */
+  private readonly cmdFile: CommandFile;
+  private cmdFileInUse = false;
 
   private constructor(
     readonly name: string,
@@ -99,7 +124,9 @@ export class BashSession {
     private readonly bash: string,
     private readonly workDir: string,
     private readonly logger: Logger | undefined,
-  ) {}
+  ) {
+    this.cmdFile = new CommandFile(workDir);
+  }
 
   /** Starts bash and waits (at most `startup_timeout`) for it to be ready; returns the session and its startup output. */
   static async start(
@@ -162,25 +189,74 @@ export class BashSession {
     return { session, output };
   }
 
-  /** Runs an action; actions on one session run one at a time, in order. */
+  /**
+   * Runs an action; actions on one session run one at a time, in order. The exception: an interrupt that
+   * arrives while a command runs does not queue behind it; it takes the terminal at once, and the command
+   * ends as interrupted (exit code 130, see `interrupted`).
+   */
   run(action: BashAction | BashInterruptAction): Promise<BashObservation> {
+    if (action.action_type === "bash_interrupt") {
+      const target = this.inFlight[0];
+      if (target && !target.interrupt) {
+        return new Promise<BashObservation>((resolve, reject) => {
+          target.interrupt = { action, resolve, reject, served: false };
+          target.abort.abort();
+        });
+      }
+      return this.queue.run(async () => {
+        this.assertUsable();
+        return await this.interrupt(action).catch((e: unknown) => {
+          throw this.translate(e);
+        });
+      });
+    }
+    // Registered now, not when its turn comes: an interrupt sent right after must find it.
+    const current: Running = { abort: new AbortController() };
+    this.inFlight.push(current);
     return this.queue.run(async () => {
-      this.assertUsable();
       try {
-        if (action.action_type === "bash_interrupt") return await this.interrupt(action);
+        this.assertUsable();
         if (action.is_interactive_command || action.is_interactive_quit)
-          return await this.runInteractive(action);
-        const r = await this.runNormal(action);
-        if (action.check === "raise" && r.exit_code !== null && r.exit_code !== 0) {
-          let msg = `Command ${pyRepr(action.command)} failed with exit code ${r.exit_code}. Here is the output:\n${pyRepr(r.output)}`;
-          if (action.error_msg) msg = `${action.error_msg}: ${msg}`;
-          throw new NonZeroExitCodeError(msg, { extraInfo: { output: r.output, exit_code: r.exit_code } });
-        }
-        return r;
+          return await this.runInteractive(action, current.abort.signal);
+        return this.checked(action, await this.runNormal(action, current.abort.signal));
       } catch (e) {
+        if (e instanceof ExpectAborted && current.interrupt) {
+          const partial = cleanOutput(this.term.take());
+          const failed = await this.serveInterrupt(current.interrupt);
+          if (failed) throw failed;
+          return this.checked(action, interrupted(partial));
+        }
         throw this.translate(e);
+      } finally {
+        this.inFlight.splice(this.inFlight.indexOf(current), 1);
+        // An interrupt that came too late to stop the command (it had just ended) still gets its turn.
+        if (current.interrupt && !current.interrupt.served) await this.serveInterrupt(current.interrupt);
       }
     });
+  }
+
+  /** Carries out an interrupt that bypassed the queue; returns its error (already passed on), if any. */
+  private async serveInterrupt(p: PendingInterrupt): Promise<unknown> {
+    p.served = true;
+    try {
+      p.resolve(await this.interrupt(p.action));
+      return undefined;
+    } catch (e) {
+      const err = this.translate(e);
+      p.reject(err);
+      return err;
+    }
+  }
+
+  /** `check: raise`: a non-zero exit code becomes upstream's `NonZeroExitCodeError`. */
+  private checked(action: BashAction, r: BashObservation): BashObservation {
+    if (action.check === "ignore") return { ...r, exit_code: null };
+    if (action.check === "raise" && r.exit_code !== null && r.exit_code !== 0) {
+      let msg = `Command ${pyRepr(action.command)} failed with exit code ${r.exit_code}. Here is the output:\n${pyRepr(r.output)}`;
+      if (action.error_msg) msg = `${action.error_msg}: ${msg}`;
+      throw new NonZeroExitCodeError(msg, { extraInfo: { output: r.output, exit_code: r.exit_code } });
+    }
+    return r;
   }
 
   async close(): Promise<void> {
@@ -221,27 +297,57 @@ export class BashSession {
     );
   }
 
-  private async runNormal(action: BashAction): Promise<BashObservation> {
-    await checkBashCommand(action.command, this.bash);
+  /**
+   * One pty round trip per command: the shell gets one line that checks the command with `bash -n` (unless
+   * it is plain words, see bash-plain.ts), sources it, and prints an end marker with `$?`, or, when the
+   * check fails, a distinct marker with `bash -n`'s exit code. The check is forked by the session's small
+   * shell rather than by this (large) process, which is what makes it cheap. `bash -n` reads the command
+   * on stdin under the name `bash`, so its diagnostics match upstream's `bash -n << EOF` exactly.
+   */
+  private async runNormal(action: BashAction, signal: AbortSignal): Promise<BashObservation> {
     const id = nonce();
-    // Recreated every time: a command may have wiped the temp directory.
-    await mkdir(this.workDir, { recursive: true, mode: 0o700 });
-    const file = join(this.workDir, `cmd-${id}.sh`);
-    await writeFile(file, `${action.command}\n`, { mode: 0o600 });
+    // A command that did not finish may have left a line naming the file in the terminal's input.
+    if (this.cmdFileInUse) this.cmdFile.rotate();
+    this.cmdFileInUse = true;
+    const file = this.cmdFile.path;
+    await this.cmdFile.write(`${action.command}\n`);
+    if (signal.aborted) throw new ExpectAborted("");
     const end = () => new PrefixedMarker(`SWEREX_END_${id}:`, /(\d+)\r?\n/y);
+    const run = `builtin source ${shq(file)}; builtin printf '%s%s:%s\\n' SWEREX _END_${id} "$?"`;
+    const plain = isPlainBashCommand(action.command);
+    const outFile = join(this.workDir, "check.out");
+    const errFile = join(this.workDir, "check.err");
     // The leading space keeps our line out of the history where HISTCONTROL ignores spaces (Debian's default).
-    this.term.write(` builtin source ${shq(file)}; builtin printf '%s%s:%s\\n' SWEREX _END_${id} "$?"\n`);
+    // BASH_ENV/ENV are cleared so that a file the user exported there is not sourced by every check.
+    this.term.write(
+      plain
+        ? ` ${run}\n`
+        : ` if (BASH_ENV= ENV= builtin exec -a bash ${shq(this.bash)} -n) <${shq(file)} >${shq(outFile)} 2>${shq(errFile)}; ` +
+            `then ${run}; else builtin printf '%s%s:%s\\n' SWEREX _BAD_${id} "$?"; fi\n`,
+    );
 
-    const patterns: Pattern[] = [...action.expect.map((p) => new UserRegex(p)), end()];
+    const bad = new PrefixedMarker(`SWEREX_BAD_${id}:`, /(\d+)\r?\n/y);
+    const patterns: Pattern[] = [...action.expect.map((p) => new UserRegex(p)), end(), bad];
     let r: ExpectResult;
     try {
-      r = await this.term.expect(patterns, seconds(action.timeout));
+      r = await this.term.expect(patterns, seconds(action.timeout), signal);
     } catch (e) {
       // The command keeps running (the caller interrupts it); what it printed so far goes with the error.
       if (e instanceof ExpectTimeout) throw this.timeoutError(action, cleanOutput(this.term.take()));
       throw e;
     }
-    const isEnd = r.index === patterns.length - 1;
+    if (r.index === patterns.length - 1) {
+      await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
+      this.cmdFileInUse = false;
+      const [stdout, stderr] = await Promise.all([outFile, errFile].map(readCheckOutput));
+      throw bashSyntaxError(
+        action.command,
+        Number.parseInt(r.groups[0] ?? "", 10),
+        stdout ?? "",
+        stderr ?? "",
+      );
+    }
+    const isEnd = r.index === patterns.length - 2;
     let output = cleanOutput(r.before);
     let exitCode: number | null = null;
     let finished = isEnd;
@@ -258,7 +364,7 @@ export class BashSession {
     }
     if (finished) {
       await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
-      await rm(file, { force: true });
+      this.cmdFileInUse = false;
     }
     return {
       output,
@@ -269,12 +375,12 @@ export class BashSession {
     };
   }
 
-  private async runInteractive(action: BashAction): Promise<BashObservation> {
+  private async runInteractive(action: BashAction, signal: AbortSignal): Promise<BashObservation> {
     this.term.write(`${action.command}\n`);
     const patterns: Pattern[] = [...action.expect.map((p) => new UserRegex(p)), new Literal(PS1)];
     let r: ExpectResult;
     try {
-      r = await this.term.expect(patterns, seconds(action.timeout));
+      r = await this.term.expect(patterns, seconds(action.timeout), signal);
     } catch (e) {
       if (e instanceof ExpectTimeout) throw this.timeoutError(action, cleanOutput(this.term.take()));
       throw e;
@@ -414,7 +520,28 @@ export class BashSession {
       }
       await this.term.waitExit(CLOSE_GRACE_MS);
     }
+    this.cmdFile.close();
     await rm(this.workDir, { recursive: true, force: true });
+  }
+}
+
+/** What an interrupted command returns (before `check` applies): its output so far and exit code 130. */
+function interrupted(output: string): BashObservation {
+  return {
+    output,
+    exit_code: INTERRUPTED_EXIT_CODE,
+    failure_reason: "interrupted by a bash_interrupt action",
+    expect_string: "",
+    session_type: "bash",
+  };
+}
+
+/** What `bash -n` wrote to one of its output files, decoded as upstream decodes it. */
+async function readCheckOutput(path: string): Promise<string> {
+  try {
+    return decodeBytes(await readFile(path), "utf-8", "backslashreplace");
+  } catch {
+    return "";
   }
 }
 

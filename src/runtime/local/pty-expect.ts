@@ -131,6 +131,13 @@ export class ExpectTimeout extends Error {
   }
 }
 
+/** The caller's AbortSignal fired (an interrupt took over the terminal); `before` is everything buffered. */
+export class ExpectAborted extends Error {
+  constructor(readonly before: string) {
+    super("expect aborted");
+  }
+}
+
 /** The process behind the pty exited; `before` is everything it printed that nobody consumed. */
 export class ExpectEOF extends Error {
   constructor(
@@ -205,13 +212,18 @@ export class PtyExpect {
     return this.consume(0, m);
   }
 
-  /** Waits for the earliest match of any pattern; `timeoutMs` null waits as long as the process lives. */
-  expect(patterns: Pattern[], timeoutMs: number | null): Promise<ExpectResult> {
+  /**
+   * Waits for the earliest match of any pattern; `timeoutMs` null waits as long as the process lives.
+   * `signal` ends the wait early with `ExpectAborted` (nothing is consumed).
+   */
+  expect(patterns: Pattern[], timeoutMs: number | null, signal?: AbortSignal): Promise<ExpectResult> {
     if (this.waiter) return Promise.reject(new Error("concurrent expect on one pty"));
     return new Promise<ExpectResult>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => this.waiter?.reject(new ExpectAborted(this.buf.toString()));
       const done = () => {
         if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.waiter = undefined;
       };
       this.waiter = {
@@ -228,8 +240,12 @@ export class PtyExpect {
       if (timeoutMs !== null) {
         timer = setTimeout(() => this.waiter?.reject(new ExpectTimeout(this.buf.toString())), timeoutMs);
       }
-      if (!this.check() && this.exit) {
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (this.check()) return;
+      if (this.exit) {
         this.waiter?.reject(new ExpectEOF(this.buf.toString(), this.exit.exitCode, this.exit.signal));
+      } else if (signal?.aborted) {
+        onAbort();
       }
     });
   }

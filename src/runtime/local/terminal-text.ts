@@ -12,7 +12,7 @@ export function stripControlChars(s: string): string {
 export const PS1 = "SHELLPS1PREFIX";
 
 /** Our own markers (see bash-session.ts); each carries a random nonce, so user output never imitates one. */
-const MARKERS = /SWEREX(?:_END_[0-9a-f]+:\d+|SYNC_[0-9a-f]+|READY_[0-9a-f]+)\n?/g;
+const MARKERS = /SWEREX(?:_(?:END|BAD)_[0-9a-f]+:\d+|SYNC_[0-9a-f]+|READY_[0-9a-f]+)\n?/g;
 
 /** Output as the caller sees it: control characters stripped, prompts and protocol markers removed. */
 export function cleanOutput(raw: string): string {

@@ -3,17 +3,19 @@
  * LocalRuntime's bash sessions beyond the shared conformance suite: fixes of upstream bugs (each of these
  * fails on SWE-ReX 1.4), start-up, concurrency, shell death, and `close()`.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  BashIncorrectSyntaxError,
   CommandTimeoutError,
+  NonZeroExitCodeError,
   PexpectEOFError,
   PexpectTimeoutError,
   SessionDoesNotExistError,
 } from "../../../src/runtime/errors.js";
-import { LocalRuntime } from "../../../src/runtime/local/index.js";
+import { checkBashCommand, LocalRuntime } from "../../../src/runtime/local/index.js";
 import type { ActionInput } from "../../../src/runtime/protocol.js";
 
 const STARTUP = { startup_timeout: 60 };
@@ -81,6 +83,97 @@ describe("LocalRuntime sessions", () => {
       const i = await rt.runInSession({ action_type: "bash_interrupt" });
       expect(i.output).toBe("two");
       expect((await run({ command: "echo clean" })).output).toBe("clean\n");
+    });
+  });
+
+  describe("the syntax check inside the session's round trip", () => {
+    it.each([
+      "echo (",
+      "if true; then",
+      "echo 'a",
+      "for x in; do",
+      "echo a\ndone",
+      "a\tb )",
+      "echo $'\\xff' )",
+    ])("%j raises exactly what upstream's separate bash -n raises", async (command) => {
+      const inSession = await run({ command }).catch((e: unknown) => e);
+      const separate = await checkBashCommand(command).catch((e: unknown) => e);
+      expect(inSession).toBeInstanceOf(BashIncorrectSyntaxError);
+      expect(separate).toBeInstanceOf(BashIncorrectSyntaxError);
+      expect((inSession as Error).message).toBe((separate as Error).message);
+      expect((inSession as BashIncorrectSyntaxError).extraInfo).toEqual(
+        (separate as BashIncorrectSyntaxError).extraInfo,
+      );
+      expect((await run({ command: "echo clean" })).output).toBe("clean\n");
+    });
+
+    it("a command that fails the check runs no part of itself", async () => {
+      const f = join(tmp, `ran-${Date.now()}`);
+      await expect(run({ command: `touch ${f}\necho (` })).rejects.toBeInstanceOf(BashIncorrectSyntaxError);
+      expect(await rt.readFile({ path: f }).catch((e: unknown) => e)).toBeInstanceOf(Error);
+    });
+
+    it("the check ignores a BASH_ENV the user exported", async () => {
+      const env = join(tmp, `bash-env-${Date.now()}.sh`);
+      await writeFile(env, "echo SOURCED >&2\n");
+      await run({ command: `export BASH_ENV=${env}` });
+      const r = await run({ command: "echo 'checked'" });
+      expect(r.output).toBe("checked\n");
+      const err = await run({ command: "echo (" }).catch((e: unknown) => e);
+      expect((err as BashIncorrectSyntaxError).extraInfo.bash_stderr).not.toContain("SOURCED");
+    });
+
+    it("a command may delete the session's private directory; the next one still runs", async () => {
+      await run({ command: 'rm -rf "$(dirname "$BASH_SOURCE")"' });
+      expect((await run({ command: "echo 'still here'" })).output).toBe("still here\n");
+      expect((await run({ command: "echo plain" })).output).toBe("plain\n");
+    });
+
+    it("a late line of a command that timed out never runs a newer command", async () => {
+      // `echo two` is typed while `sleep` runs and only read by bash later; it must still run `echo two`,
+      // not whatever the session's command file holds by then.
+      await expect(run({ command: "sleep 1; echo one", timeout: 0.1 })).rejects.toBeInstanceOf(
+        CommandTimeoutError,
+      );
+      await expect(run({ command: "echo two", timeout: 0.1 })).rejects.toBeInstanceOf(CommandTimeoutError);
+      expect((await run({ command: "echo three" })).output).toBe("one\ntwo\nthree\n");
+    });
+  });
+
+  describe("interrupts that do not queue", () => {
+    it("an interrupt sent together with a command stops it even before it started", async () => {
+      const [r, i] = await Promise.all([
+        within(30_000, run({ command: "sleep 1000", timeout: null, check: "silent" })),
+        within(30_000, rt.runInSession({ action_type: "bash_interrupt" })),
+      ]);
+      expect(r.exit_code).toBe(130);
+      expect(i.exit_code).toBe(0);
+      expect((await run({ command: "echo ok" })).output).toBe("ok\n");
+    });
+
+    it("an interrupt stops a REPL that waits forever for a pattern", async () => {
+      const repl = within(
+        30_000,
+        run({ command: "python3", is_interactive_command: true, expect: ["WONTHITTHIS"], timeout: null }),
+      ).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 500));
+      await within(30_000, rt.runInSession({ action_type: "bash_interrupt" }));
+      const err = await repl;
+      expect(err).toBeInstanceOf(NonZeroExitCodeError);
+      expect((err as NonZeroExitCodeError).extraInfo.exit_code).toBe(130);
+      expect((await run({ command: "echo ok" })).output).toBe("ok\n");
+    });
+
+    it("a second interrupt queues behind the first and finds an idle prompt", async () => {
+      const running = within(30_000, run({ command: "sleep 1000", timeout: null, check: "silent" }));
+      await new Promise((r) => setTimeout(r, 300));
+      const [a, b] = await Promise.all([
+        within(30_000, rt.runInSession({ action_type: "bash_interrupt" })),
+        within(30_000, rt.runInSession({ action_type: "bash_interrupt" })),
+      ]);
+      expect([a.exit_code, b.exit_code]).toEqual([0, 0]);
+      expect((await running).exit_code).toBe(130);
+      expect((await run({ command: "echo ok" })).output).toBe("ok\n");
     });
   });
 
@@ -184,6 +277,23 @@ describe("LocalRuntime sessions", () => {
   });
 
   describe("lifecycle", () => {
+    it("close() leaves no process behind: a running command, a background job, a nohup'd job", async () => {
+      const tag = `${process.pid}${Date.now() % 100_000}`;
+      const marks = [`1000.${tag}1`, `1000.${tag}2`, `1000.${tag}3`];
+      await rt.createSession({ ...STARTUP, session: "bg" });
+      await rt.runInSession({ session: "bg", command: `sleep ${marks[1]} &`, timeout: T });
+      await rt.runInSession({
+        session: "bg",
+        command: `nohup sleep ${marks[2]} >/dev/null 2>&1 &`,
+        timeout: T,
+      });
+      const running = run({ command: `sleep ${marks[0]}`, timeout: null }).catch((e: unknown) => e);
+      expect(await waitUntilAsync(async () => (await processesWith(marks)).length === 3, 30_000)).toBe(true);
+      await rt.close();
+      expect(await running).toBeInstanceOf(PexpectEOFError);
+      expect(await processesWith(marks)).toEqual([]);
+    });
+
     it("close() forgets the sessions, so the default session can be created again", async () => {
       await rt.close();
       expect(rt.sessionNames).toEqual([]);
@@ -263,4 +373,40 @@ async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return cond();
+}
+
+async function waitUntilAsync(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return cond();
+}
+
+/** The pids of live processes whose command line contains one of `marks` (zombies excluded). */
+async function processesWith(marks: string[]): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmdline = (await readFile(`/proc/${name}/cmdline`, "utf8")).split("\0");
+      if (!marks.some((m) => cmdline.includes(m))) continue;
+      const stat = await readFile(`/proc/${name}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      found.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+/** `p`, or a rejection once `ms` have passed. */
+function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
