@@ -137,6 +137,58 @@ async function stage<T>(failure: FailureClass, fn: () => Promise<T>): Promise<T>
   }
 }
 
+/**
+ * Removes the task checkout and stops the sandbox, each under a deadline; never throws. Returns why stopping
+ * failed, if it did (the checkout must go even for `local`, where stopping the deployment leaves files behind).
+ */
+async function releaseSandbox(
+  deployment: Deployment,
+  checkout: TaskCheckout | undefined,
+  stopTimeoutS: number,
+): Promise<string | null> {
+  if (checkout) {
+    await withDeadline(teardownTaskRepo(deployment.runtime, checkout), 60_000, "cleanup").catch(
+      () => undefined,
+    );
+  }
+  return withDeadline(deployment.stop(), stopTimeoutS * 1000, "deployment stop").then(
+    () => null,
+    (err: Error) => `stopping the sandbox: ${err.message}`,
+  );
+}
+
+/**
+ * `reward.fresh_sandbox`: grades the patch in a second sandbox made like the first, on a clean checkout of the
+ * base commit, so nothing the agent left outside its patch (ignored files, processes, files outside the
+ * repository) can reach the tests. The second sandbox is always stopped.
+ */
+async function rewardInFreshSandbox(opts: RolloutOptions, patch: string): Promise<Reward> {
+  const dep = opts.createDeployment(opts.task);
+  let checkout: TaskCheckout | undefined;
+  try {
+    await stage("provision", () =>
+      withDeadline(
+        dep.start(opts.signal ? { signal: opts.signal } : {}),
+        (opts.provisionTimeout ?? 1200) * 1000,
+        "evaluation sandbox start",
+      ),
+    );
+    const co = await stage("setup", () => setupTaskRepo(dep.runtime, opts.task));
+    checkout = co;
+    return await stage("eval", () =>
+      computeReward(opts.reward, {
+        runtime: dep.runtime,
+        task: opts.task,
+        patch,
+        workdir: co.workdir,
+        baseCommit: co.baseCommit,
+      }),
+    );
+  } finally {
+    await releaseSandbox(dep, checkout, opts.stopTimeout ?? 120);
+  }
+}
+
 /** Runs the agent until it ends or the deadline passes; past the deadline it is aborted and not waited for long. */
 async function runAgentWithDeadline(
   opts: RolloutOptions,
@@ -290,15 +342,17 @@ export async function runRollout(opts: RolloutOptions): Promise<RolloutResult> {
       opts.onStage?.("reward");
       const patch = extracted.patch;
       reward = await timed("reward_s", () =>
-        stage("eval", () =>
-          computeReward(opts.reward, {
-            runtime,
-            task,
-            patch,
-            workdir: co.workdir,
-            baseCommit: co.baseCommit,
-          }),
-        ),
+        opts.reward.fresh_sandbox && opts.reward.type === "swebench"
+          ? rewardInFreshSandbox(opts, patch)
+          : stage("eval", () =>
+              computeReward(opts.reward, {
+                runtime,
+                task,
+                patch,
+                workdir: co.workdir,
+                baseCommit: co.baseCommit,
+              }),
+            ),
       );
       if (
         reward.type === "swebench" &&
@@ -319,18 +373,9 @@ export async function runRollout(opts: RolloutOptions): Promise<RolloutResult> {
   } finally {
     opts.onStage?.("stop");
     await session?.close().catch(() => undefined);
-    if (checkout && deployment) {
-      // The scratch checkout must go even for `local`, where stopping the deployment leaves files behind.
-      await withDeadline(teardownTaskRepo(deployment.runtime, checkout), 60_000, "cleanup").catch(
-        () => undefined,
-      );
-    }
     if (deployment) {
-      await withDeadline(deployment.stop(), (opts.stopTimeout ?? 120) * 1000, "deployment stop").catch(
-        (err: Error) => {
-          error ??= `stopping the sandbox: ${err.message}`;
-        },
-      );
+      const stopError = await releaseSandbox(deployment, checkout, opts.stopTimeout ?? 120);
+      error ??= stopError;
     }
     if (outputDir) await rm(outputDir, { recursive: true, force: true }).catch(() => undefined);
   }

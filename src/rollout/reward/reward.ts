@@ -9,6 +9,11 @@ export const RewardConfig = z.object({
   type: z.enum(["swebench", "similarity"]).default("swebench"),
   /** Seconds the evaluation script may run (SWE-bench harness default). */
   eval_timeout: z.number().positive().default(1800),
+  /**
+   * Grade the patch in a second sandbox from the same deployment config, on a clean checkout of the base
+   * commit (as SWE-bench's harness does with a fresh container), instead of in the agent's own sandbox.
+   */
+  fresh_sandbox: z.boolean().default(false),
 });
 export type RewardConfig = z.infer<typeof RewardConfig>;
 export type RewardConfigInput = z.input<typeof RewardConfig>;
