@@ -16,7 +16,7 @@ export class CommandFile {
   path: string;
 
   constructor(private readonly dir: string) {
-    this.path = join(dir, "cmd-0.sh");
+    this.path = join(dir, "c");
   }
 
   /**
@@ -25,7 +25,7 @@ export class CommandFile {
    */
   rotate(): void {
     this.closeFd();
-    this.path = join(this.dir, `cmd-${++this.generation}.sh`);
+    this.path = join(this.dir, `c${++this.generation}`);
   }
 
   /** Replaces the file's content with `text`; recreates the directory and file if a command removed them. */
