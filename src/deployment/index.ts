@@ -18,4 +18,21 @@ export {
   type LocalDeploymentConfigInput,
   type LocalDeploymentOptions,
 } from "./local.js";
+export {
+  LABEL_KEEP,
+  LABEL_MANAGED,
+  LABEL_OWNER_HOST,
+  LABEL_OWNER_PID,
+  LABEL_OWNER_START,
+  type OwnerState,
+  ownerLabels,
+  ownerState,
+} from "./owner.js";
+export {
+  activeDeployments,
+  registerDeployment,
+  type StoppableDeployment,
+  stopAllDeployments,
+  unregisterDeployment,
+} from "./registry.js";
 export { RemoteDeployment, RemoteDeploymentConfig, type RemoteDeploymentConfigInput } from "./remote.js";

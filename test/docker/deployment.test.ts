@@ -1,7 +1,7 @@
 /** DockerDeployment against the real engine: lifecycle, fail-fast, time-outs, stop guarantees, limits, concurrency. */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DockerDeployment } from "../../src/deployment/docker/deployment.js";
-import { LABEL_MANAGED, LABEL_OWNER_PID } from "../../src/deployment/docker/owner.js";
+import { LABEL_MANAGED, LABEL_OWNER_PID } from "../../src/deployment/owner.js";
 import { activeDeployments } from "../../src/deployment/registry.js";
 import {
   DeploymentNotStartedError,

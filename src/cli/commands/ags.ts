@@ -3,9 +3,12 @@
  * and deletes swerex-ts SandboxTools that no live instance uses. One line per instance and tool on stdout.
  */
 import { parseArgs } from "node:util";
-import { sharedAgsClient } from "../../deployment/ags/client.js";
-import { resolveAgsCredentials, TencentAGSDeploymentConfig } from "../../deployment/ags/config.js";
-import { agsGc } from "../../deployment/ags/gc.js";
+import {
+  agsGc,
+  resolveAgsCredentials,
+  sharedAgsClient,
+  TencentAGSDeploymentConfig,
+} from "../../deployment/ags/index.js";
 
 export const description =
   "AGS maintenance: `swerex ags gc` stops orphaned instances and deletes unused tools";

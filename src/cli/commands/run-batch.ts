@@ -4,16 +4,22 @@
  * in JSONL, resume, and a summary table. See docs/rollout.md.
  */
 import { ConfigError, type LoadedConfig, loadConfig, zodIssues } from "../../config/index.js";
-import { parseDeploymentConfig } from "../../deployment/config.js";
-import { type AgentConfig, validateAgentConfig } from "../../rollout/agents/config.js";
-import { BatchOptionsSchema, InstancesSchema } from "../../rollout/batch/config.js";
-import { runBatch } from "../../rollout/batch/run-batch.js";
-import { createPolicy, PolicyConfigSchema } from "../../rollout/policy/create.js";
-import { PolicyError } from "../../rollout/policy/errors.js";
-import { RewardConfig } from "../../rollout/reward/reward.js";
-import { loadTasks, selectTasks } from "../../rollout/tasks/load.js";
-import { TaskFormatError } from "../../rollout/tasks/task.js";
-import type { PolicyBackend } from "../../rollout/types.js";
+import { parseDeploymentConfig } from "../../deployment/index.js";
+import {
+  type AgentConfig,
+  BatchOptionsSchema,
+  createPolicy,
+  InstancesSchema,
+  loadTasks,
+  type PolicyBackend,
+  PolicyConfigSchema,
+  PolicyError,
+  RewardConfig,
+  runBatch,
+  selectTasks,
+  TaskFormatError,
+  validateAgentConfig,
+} from "../../rollout/index.js";
 
 export const description =
   "run an agent over a task file (SWE-bench JSONL): rollouts, patches, rewards, results JSONL";

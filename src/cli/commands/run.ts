@@ -5,10 +5,14 @@
  */
 import { z } from "zod";
 import { ConfigError, loadConfig, parseDottedFlags, zodIssues } from "../../config/index.js";
-import { getDeployment, parseDeploymentConfig } from "../../deployment/config.js";
-import type { Deployment } from "../../deployment/deployment.js";
-import { registerDeployment, unregisterDeployment } from "../../deployment/registry.js";
-import { CommandTimeoutError } from "../../runtime/errors.js";
+import {
+  type Deployment,
+  getDeployment,
+  parseDeploymentConfig,
+  registerDeployment,
+  unregisterDeployment,
+} from "../../deployment/index.js";
+import { CommandTimeoutError } from "../../runtime/index.js";
 
 export const description = "start a deployment, run one command in a bash session, print its output, stop";
 

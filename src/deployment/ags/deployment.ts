@@ -14,7 +14,7 @@ import {
   waitUntilAlive,
 } from "../../runtime/index.js";
 import { BaseDeployment, type StartOptions } from "../deployment.js";
-import { ownerLabels } from "../docker/owner.js";
+import { ownerLabels } from "../owner.js";
 import { registerDeployment, unregisterDeployment } from "../registry.js";
 import { type AgsClient, sharedAgsClient } from "./client.js";
 import {

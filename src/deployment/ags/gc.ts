@@ -4,7 +4,7 @@
  * DeleteSandboxInstance; a STOPPED instance is the end state and the platform removes the record later.
  */
 import type { Logger } from "pino";
-import { type OwnerState, ownerState } from "../docker/owner.js";
+import { type OwnerState, ownerState } from "../owner.js";
 import type { AgsClient } from "./client.js";
 import { AgsRequestError } from "./errors.js";
 import { instancePoller, stopInstance } from "./instances.js";

@@ -4,7 +4,7 @@
  * configuration, in any process, share one tool.
  */
 import { createHash } from "node:crypto";
-import { LABEL_MANAGED } from "../docker/owner.js";
+import { LABEL_MANAGED } from "../owner.js";
 import type { TencentAGSDeploymentConfig } from "./config.js";
 import type {
   CreateSandboxToolRequest,

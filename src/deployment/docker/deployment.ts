@@ -17,6 +17,7 @@ import { RemoteRuntime, waitUntilAlive } from "../../runtime/index.js";
 import type { IsAliveResponse } from "../../runtime/protocol.js";
 import type { IsAliveOptions } from "../../runtime/runtime.js";
 import { BaseDeployment, type StartOptions } from "../deployment.js";
+import { LABEL_KEEP, ownerLabels } from "../owner.js";
 import { registerDeployment, unregisterDeployment } from "../registry.js";
 import { DockerDeploymentConfig, type DockerDeploymentConfigInput } from "./config.js";
 import { applyDockerArgs, type ContainerSettings, emptySettings } from "./docker-args.js";
@@ -28,7 +29,6 @@ import {
   imageExists,
   sharedDockerClient,
 } from "./engine.js";
-import { LABEL_KEEP, ownerLabels } from "./owner.js";
 import { parseCpus, parseSize } from "./units.js";
 
 /** The server's port inside the container (SWE-ReX uses 8000 too). */

@@ -4,7 +4,6 @@
  * gone are touched; containers of live processes, or of processes on other hosts, are left alone.
  */
 import type Docker from "dockerode";
-import { engineMessage, engineStatus, sharedDockerClient } from "./engine.js";
 import {
   LABEL_KEEP,
   LABEL_MANAGED,
@@ -12,7 +11,8 @@ import {
   LABEL_OWNER_PID,
   type OwnerState,
   ownerState,
-} from "./owner.js";
+} from "../owner.js";
+import { engineMessage, engineStatus, sharedDockerClient } from "./engine.js";
 
 export interface ReapOptions {
   docker?: Docker;

@@ -1,6 +1,7 @@
 /**
- * Owner labels on every container we create: which process on which host made it. The reaper uses them to
- * find containers whose owner died without stopping them (SIGKILL, OOM, power loss).
+ * Owner labels (Docker labels, AGS metadata/tags) on every sandbox we create: which process on which host made
+ * it. `swerex reap` and `swerex ags gc` use them to find sandboxes whose owner died without stopping them
+ * (SIGKILL, OOM, power loss).
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -10,7 +11,7 @@ export const LABEL_OWNER_PID = "swerex.owner.pid";
 export const LABEL_OWNER_HOST = "swerex.owner.host";
 /** The owner's start time (clock ticks since boot), so a recycled pid is not taken for the owner. */
 export const LABEL_OWNER_START = "swerex.owner.start";
-/** Set when `remove_container` is false: the reaper stops such a container but keeps it for inspection. */
+/** Docker: set when `remove_container` is false; the reaper stops such a container but keeps it for inspection. */
 export const LABEL_KEEP = "swerex.keep";
 
 /** Field 22 of /proc/PID/stat (start time), or undefined when the process does not exist. */
@@ -36,7 +37,7 @@ export function ownerLabels(): Record<string, string> {
 
 export type OwnerState = "alive" | "dead" | "elsewhere";
 
-/** Whether the process that created a container (by its labels) still runs; "elsewhere" = another host. */
+/** Whether the process that created a sandbox (by its labels) still runs; "elsewhere" = another host. */
 export function ownerState(labels: Record<string, string>): OwnerState {
   if (labels[LABEL_OWNER_HOST] !== hostname()) return "elsewhere";
   const pid = Number(labels[LABEL_OWNER_PID]);
