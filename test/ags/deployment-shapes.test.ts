@@ -95,7 +95,7 @@ describe("TencentAGSDeployment request shapes", () => {
     await d.start();
 
     const [create] = mock.callsOf("CreateSandboxTool");
-    const args = "--host 0.0.0.0 --port 8123 --auth-token ''";
+    const args = "--port 8123 --auth-token ''";
     expect(create?.body).toEqual({
       ToolName: expect.stringMatching(/^swerex-ts-[0-9a-f]{20}$/),
       ToolType: "custom",
@@ -111,9 +111,7 @@ describe("TencentAGSDeployment request shapes", () => {
         Image: "swebench/sweb.eval.x86_64.astropy:latest",
         ImageRegistryType: "personal",
         Command: ["/bin/sh", "-c"],
-        Args: [
-          `if [ -x '/opt/rex/swerex/run-swerex' ]; then exec '/opt/rex/swerex/run-swerex' ${args}; else exec swerex-remote ${args}; fi`,
-        ],
+        Args: [`/opt/rex/swerex/run-swerex ${args} || swerex-remote ${args}`],
         Ports: [{ Name: "http", Port: 8123, Protocol: "TCP" }],
         Resources: { CPU: "2", Memory: "4Gi" },
         Probe: {

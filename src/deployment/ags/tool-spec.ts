@@ -25,7 +25,7 @@ export const CONFIG_HASH_KEY = "swerex.ags.config";
 export const DEPLOYMENT_KEY = "swerex.deployment";
 export const TOOL_NAME_PREFIX = "swerex-ts-";
 /** Bump when the tool layout below changes, so old tools are not reused for the new layout. */
-const TOOL_LAYOUT_VERSION = "1";
+const TOOL_LAYOUT_VERSION = "2";
 const DEFAULT_MOUNT_NAME = "swerex-runtime";
 
 type ToolConfig = Pick<
@@ -43,20 +43,24 @@ type ToolConfig = Pick<
   | "mount_readonly"
 >;
 
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
+/** A shell word for `s`: as is when it needs no quoting (so the command reads like spec/ags.md shows it). */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
- * The shell line that starts swerex-remote: the self-contained runtime from the mount when it is there,
- * else a `swerex-remote` on the image's PATH. `exec` so the server is the container's main process and a
- * crash of the server is not answered by starting a second, different one.
+ * The shell line that starts swerex-remote, as the Tencent fork writes it (spec/ags.md 4.1):
+ * `{mount_path}/swerex/run-swerex --port P --auth-token '' || swerex-remote --port P --auth-token ''`.
+ * The self-contained runtime from the mount comes first; an image without the mount (or a pre-made tool
+ * whose image has swerex on its PATH) falls back to `swerex-remote`. The server listens on 0.0.0.0 by
+ * default, which the gateway needs.
  */
 export function swerexStartCommand(config: Pick<ToolConfig, "port" | "mount_path" | "mount_image">): string {
-  const args = `--host 0.0.0.0 --port ${config.port} --auth-token ''`;
-  if (!config.mount_image) return `exec swerex-remote ${args}`;
-  const launcher = shellQuote(`${config.mount_path.replace(/\/+$/, "")}/swerex/run-swerex`);
-  return `if [ -x ${launcher} ]; then exec ${launcher} ${args}; else exec swerex-remote ${args}; fi`;
+  const args = `--port ${config.port} --auth-token ''`;
+  const fallback = `swerex-remote ${args}`;
+  if (!config.mount_image) return `exec ${fallback}`;
+  const launcher = shellWord(`${config.mount_path.replace(/\/+$/, "")}/swerex/run-swerex`);
+  return `${launcher} ${args} || ${fallback}`;
 }
 
 export function readinessProbe(port: number): ProbeConfiguration {
