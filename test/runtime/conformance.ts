@@ -435,7 +435,7 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
 }
 
 /** `p`, or a rejection once `ms` have passed: no test waits forever on a call that should have ended. */
-function within<T>(ms: number, p: Promise<T>): Promise<T> {
+export function within<T>(ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
@@ -444,7 +444,7 @@ function within<T>(ms: number, p: Promise<T>): Promise<T> {
 }
 
 /** Resolves once `path` exists (a command has reached that point); throws after `ms`. */
-async function waitForFile(path: string, ms: number): Promise<void> {
+export async function waitForFile(path: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     try {

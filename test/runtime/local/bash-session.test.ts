@@ -3,7 +3,7 @@
  * LocalRuntime's bash sessions beyond the shared conformance suite: fixes of upstream bugs (each of these
  * fails on SWE-ReX 1.4), start-up, concurrency, shell death, and `close()`.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -17,6 +17,8 @@ import {
 } from "../../../src/runtime/errors.js";
 import { checkBashCommand, LocalRuntime } from "../../../src/runtime/local/index.js";
 import type { ActionInput } from "../../../src/runtime/protocol.js";
+import { within } from "../conformance.js";
+import { processesLeft, processesWith } from "./procs.js";
 
 const STARTUP = { startup_timeout: 60 };
 const T = 60;
@@ -288,10 +290,10 @@ describe("LocalRuntime sessions", () => {
         timeout: T,
       });
       const running = run({ command: `sleep ${marks[0]}`, timeout: null }).catch((e: unknown) => e);
-      expect(await waitUntilAsync(async () => (await processesWith(marks)).length === 3, 30_000)).toBe(true);
+      expect(await waitUntil(async () => (await processesWith(marks)).length === 3, 30_000)).toBe(true);
       await rt.close();
       expect(await running).toBeInstanceOf(PexpectEOFError);
-      expect(await processesWith(marks)).toEqual([]);
+      expect(await processesLeft(marks)).toEqual([]);
     });
 
     it("close() forgets the sessions, so the default session can be created again", async () => {
@@ -366,47 +368,11 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return cond();
-}
-
-async function waitUntilAsync(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+async function waitUntil(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await cond()) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return cond();
-}
-
-/** The pids of live processes whose command line contains one of `marks` (zombies excluded). */
-async function processesWith(marks: string[]): Promise<number[]> {
-  const found: number[] = [];
-  for (const name of await readdir("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmdline = (await readFile(`/proc/${name}/cmdline`, "utf8")).split("\0");
-      if (!marks.some((m) => cmdline.includes(m))) continue;
-      const stat = await readFile(`/proc/${name}/stat`, "utf8");
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-      found.push(Number(name));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
-
-/** `p`, or a rejection once `ms` have passed. */
-function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

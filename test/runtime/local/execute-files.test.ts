@@ -14,6 +14,7 @@ import {
   UnicodeDecodeError,
 } from "../../../src/runtime/errors.js";
 import { LocalRuntime } from "../../../src/runtime/local/index.js";
+import { processesLeft, processesWith } from "./procs.js";
 
 const rt = new LocalRuntime();
 let tmp = "";
@@ -146,6 +147,21 @@ describe("execute", () => {
     await local.close();
     const err = await pending;
     expect((err as Error).message).toBe("execute aborted: the runtime was closed");
+  });
+
+  it("close() leaves no process of a running execute behind (a bash agent's `timeout` wrapper)", async () => {
+    const local = new LocalRuntime();
+    const tag = `${process.pid}${Date.now() % 100_000}`;
+    const marks = [`1000.${tag}1`, `1000.${tag}2`];
+    const script = `exec timeout -k 5 900 bash -c 'sleep ${marks[1]} & sleep ${marks[0]}; wait'`;
+    const pending = local.execute({ command: ["bash", "-c", script], timeout: 900 }).catch((e: unknown) => e);
+    const deadline = Date.now() + 30_000;
+    while ((await processesWith(marks)).length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await processesWith(marks)).toHaveLength(2);
+    await local.close();
+    expect(await pending).toBeInstanceOf(Error);
+    expect(await processesLeft(marks)).toEqual([]);
   });
 });
 
