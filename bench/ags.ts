@@ -25,30 +25,15 @@ import {
   SECRET_KEY,
   startEmulator,
 } from "../test/ags/emulator-helpers.js";
+import { type LatencyStats, latencyStats } from "./lib/stats.js";
 import type { BenchOptions } from "./run.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RATE_LIMIT = 20;
 const LATENCY = { apiMs: 50, startMs: [1000, 3000] as [number, number], toolMs: 1000 };
 
-interface Stats {
-  n: number;
-  p50_ms: number;
-  p99_ms: number;
-  mean_ms: number;
-}
-
-function stats(samples: number[]): Stats {
-  const xs = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
-  const round = (x: number) => Math.round(x);
-  return {
-    n: xs.length,
-    p50_ms: round(at(0.5)),
-    p99_ms: round(at(0.99)),
-    mean_ms: round(xs.reduce((s, x) => s + x, 0) / xs.length),
-  };
-}
+/** Whole milliseconds: AGS start-ups take seconds. */
+const stats = (samples: number[]): LatencyStats => latencyStats(samples, 0);
 
 const silent = pino({ level: "silent" });
 

@@ -16,29 +16,13 @@ import { buildBundle } from "../src/bundle/build.js";
 import { DockerDeployment } from "../src/deployment/docker/deployment.js";
 import { pingEngine, sharedDockerClient } from "../src/deployment/docker/engine.js";
 import { ensureBusyboxImage } from "../test/docker/images.js";
+import { type LatencyStats, latencyStats } from "./lib/stats.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = { start_p50_ms: 1000 };
 const CONCURRENT = 8;
 
-interface Stats {
-  n: number;
-  p50_ms: number;
-  p99_ms: number;
-  mean_ms: number;
-}
-
-function stats(samples: number[]): Stats {
-  const xs = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
-  const round = (x: number) => Math.round(x * 10) / 10;
-  return {
-    n: xs.length,
-    p50_ms: round(at(0.5)),
-    p99_ms: round(at(0.99)),
-    mean_ms: round(xs.reduce((s, x) => s + x, 0) / xs.length),
-  };
-}
+const stats = (samples: number[]): LatencyStats => latencyStats(samples, 1);
 
 const docker = sharedDockerClient();
 const LABELS = { "swerex.bench": String(process.pid) };

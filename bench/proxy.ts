@@ -15,6 +15,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Pool } from "undici";
+import { type LatencyStats, latencyStats, roundTo } from "./lib/stats.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = { p50_ms: 1, p99_ms: 5 };
@@ -28,12 +29,7 @@ interface Scenario {
   informational?: boolean;
 }
 
-interface Stats {
-  n: number;
-  p50_ms: number;
-  p99_ms: number;
-  mean_ms: number;
-}
+type Stats = LatencyStats;
 
 export interface ScenarioResult extends Scenario {
   direct: Stats;
@@ -159,16 +155,8 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-  const mean = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
-  return { n: s.length, p50_ms: round(at(0.5)), p99_ms: round(at(0.99)), mean_ms: round(mean) };
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
+const stats = (samples: number[]): Stats => latencyStats(samples, 3);
+const round = (x: number): number => roundTo(x, 3);
 
 /**
  * `sessions` agents, each making `calls` sequential calls to `pathFor(i)`; returns per-call latencies (ms).

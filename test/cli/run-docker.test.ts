@@ -2,8 +2,6 @@
  * The issue's headline: `swerex run --instances.deployment.type=docker --instances.deployment.image=IMG -- 'cmd'`
  * as a real process against a real engine (skipped without one unless CI is set, see test/docker/fixtures.ts).
  */
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   busyboxImage,
@@ -13,6 +11,7 @@ import {
   removeContainersWithLabel,
   testBundle,
 } from "../docker/fixtures.js";
+import { spawnSwerex } from "../helpers/cli.js";
 
 const label = fileLabel();
 let image: string;
@@ -27,9 +26,6 @@ afterAll(async () => {
 
 function swerexRun(extra: string[], command: string) {
   const args = [
-    "--import",
-    "tsx",
-    "src/cli/swerex.ts",
     "run",
     "--instances.deployment.type=docker",
     `--instances.deployment.image=${image}`,
@@ -40,29 +36,7 @@ function swerexRun(extra: string[], command: string) {
     "--",
     command,
   ];
-  const child = spawn(process.execPath, args, {
-    cwd: join(import.meta.dirname, "../.."),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`swerex run did not exit within 180s; stderr: ${stderr}`));
-    }, 180_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, done };
+  return spawnSwerex(args, { timeoutMs: 180_000 });
 }
 
 describeDocker("swerex run with a docker deployment", () => {

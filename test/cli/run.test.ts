@@ -1,9 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startRuntimeServer } from "../../src/server/index.js";
+import { spawnSwerex } from "../helpers/cli.js";
+import { waitForProcessGone } from "../helpers/process.js";
 
 const children = new Set<ChildProcess>();
 const dir = mkdtempSync(join(tmpdir(), "swerex-run-test-"));
@@ -13,12 +15,6 @@ afterEach(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `swerex <args>` from the sources, as a user would; `onStart` may poke the running process. */
 function swerex(
   args: string[],
@@ -26,31 +22,10 @@ function swerex(
 ) {
   const env: Record<string, string | undefined> = { ...process.env, ...opts.env };
   for (const k of Object.keys(env)) if (k.startsWith("SWEREX_") && !opts.env?.[k]) delete env[k];
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/swerex.ts", ...args], {
-    cwd: join(import.meta.dirname, "../.."),
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const { child, done } = spawnSwerex(args, { env, timeoutMs: 90_000 });
   children.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
   opts.onStart?.(child);
-  return new Promise<Result>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`swerex ${args.join(" ")} did not exit in 90s: ${stderr}`)),
-      90_000,
-    );
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return done;
 }
 
 describe("swerex run (real process)", () => {
@@ -179,17 +154,7 @@ describe("swerex run (real process)", () => {
     expect(r.stderr).toContain("swerex: SIGINT received, stopping deployments");
     expect(r.stderr).toContain("swerex: Stopping deployment\n");
     const pid = Number(readFileSync(pidFile, "utf8").trim());
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    const deadline = Date.now() + 20_000;
-    while (alive() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
-    expect(alive()).toBe(false);
+    expect(await waitForProcessGone(pid, 20_000)).toBe(true);
   });
 
   it("prints run's usage with --help", async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { LocalDeployment } from "../../src/deployment/index.js";
 import { DeploymentNotStartedError } from "../../src/runtime/errors.js";
+import { waitForProcessGone } from "../helpers/process.js";
 
 describe("LocalDeployment", () => {
   let d: LocalDeployment | undefined;
@@ -39,17 +40,7 @@ describe("LocalDeployment", () => {
     );
     expect(pid).toBeGreaterThan(0);
     await d.stop();
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    const deadline = Date.now() + 20_000;
-    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(alive()).toBe(false);
+    expect(await waitForProcessGone(pid, 20_000, 50)).toBe(true);
   });
 
   it("starts once when start is called twice", async () => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildBundleImage } from "../../src/bundle/image.js";
 import { BUILD_ID_FILE } from "../../src/bundle/paths.js";
-import { DockerDeployment } from "../../src/deployment/docker/deployment.js";
+import type { DockerDeployment } from "../../src/deployment/docker/deployment.js";
 import {
   busyboxImage,
   debianImage,
@@ -17,6 +17,7 @@ import {
   progressLog,
   removeContainersWithLabel,
   testBundle,
+  testDeployment,
 } from "./fixtures.js";
 
 const label = fileLabel();
@@ -26,10 +27,7 @@ let debian = "";
 const deployments: DockerDeployment[] = [];
 
 async function startIn(image: string): Promise<DockerDeployment> {
-  const d = new DockerDeployment(
-    { image, pull: "never", runtime_mount: bundleDir, labels: label.labels, startup_timeout: 120 },
-    { onProgress: progressLog().onProgress },
-  );
+  const d = testDeployment({ image, bundleDir, labels: label.labels });
   deployments.push(d);
   await d.start();
   return d;

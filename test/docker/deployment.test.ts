@@ -1,6 +1,6 @@
 /** DockerDeployment against the real engine: lifecycle, fail-fast, time-outs, stop guarantees, limits, concurrency. */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { DockerDeployment } from "../../src/deployment/docker/deployment.js";
+import type { DockerDeployment } from "../../src/deployment/docker/deployment.js";
 import { LABEL_MANAGED, LABEL_OWNER_PID } from "../../src/deployment/owner.js";
 import { activeDeployments } from "../../src/deployment/registry.js";
 import {
@@ -12,12 +12,13 @@ import {
 import {
   busyboxImage,
   containersWithLabel,
+  type DockerConfigInput,
   describeDocker,
   docker,
   fileLabel,
-  progressLog,
   removeContainersWithLabel,
   testBundle,
+  testDeployment,
 } from "./fixtures.js";
 
 const label = fileLabel();
@@ -25,11 +26,8 @@ let image = "";
 let bundleDir = "";
 const started: DockerDeployment[] = [];
 
-function deployment(extra: ConstructorParameters<typeof DockerDeployment>[0] = {}): DockerDeployment {
-  const d = new DockerDeployment(
-    { image, pull: "never", runtime_mount: bundleDir, startup_timeout: 120, labels: label.labels, ...extra },
-    { onProgress: progressLog().onProgress },
-  );
+function deployment(extra: DockerConfigInput = {}): DockerDeployment {
+  const d = testDeployment({ image, bundleDir, labels: label.labels }, extra);
   started.push(d);
   return d;
 }

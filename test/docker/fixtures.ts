@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type Docker from "dockerode";
 import { describe } from "vitest";
 import { buildBundle } from "../../src/bundle/build.js";
+import { DockerDeployment } from "../../src/deployment/docker/deployment.js";
 import { pingEngine, sharedDockerClient } from "../../src/deployment/docker/engine.js";
 import { ensureBusyboxImage, ensureDebianImage } from "./images.js";
 
@@ -74,4 +75,27 @@ export async function removeContainersWithLabel(filter: string): Promise<number>
 export function progressLog(): { lines: string[]; onProgress: (m: string) => void } {
   const lines: string[] = [];
   return { lines, onProgress: (m) => lines.push(m) };
+}
+
+export type DockerConfigInput = ConstructorParameters<typeof DockerDeployment>[0];
+
+/**
+ * A (not yet started) DockerDeployment of a local test image with the test bundle mounted, carrying the test
+ * file's label; `extra` overrides any field. Generous start-up: many test runs share two cores.
+ */
+export function testDeployment(
+  base: { image: string; bundleDir: string; labels: Record<string, string> },
+  extra: DockerConfigInput = {},
+): DockerDeployment {
+  return new DockerDeployment(
+    {
+      image: base.image,
+      pull: "never",
+      runtime_mount: base.bundleDir,
+      labels: base.labels,
+      startup_timeout: 120,
+      ...extra,
+    },
+    { onProgress: progressLog().onProgress },
+  );
 }

@@ -4,15 +4,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { DockerDeployment } from "../../src/deployment/docker/deployment.js";
+import { type CliResult, spawnSwerex } from "../helpers/cli.js";
 import {
   busyboxImage,
   containersWithLabel,
   describeDocker,
   fileLabel,
-  progressLog,
   removeContainersWithLabel,
   testBundle,
+  testDeployment,
 } from "./fixtures.js";
 
 const label = fileLabel();
@@ -63,23 +63,8 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   });
 }
 
-function reap(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/swerex.ts", "reap", ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 120_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function reap(args: string[]): Promise<CliResult> {
+  return spawnSwerex(["reap", ...args], { timeoutMs: 120_000 }).done;
 }
 
 // Generous: many engineers\' test runs share two cores; nothing here asserts speed.
@@ -106,10 +91,7 @@ describeDocker("process death (real engine)", { timeout: 180_000 }, () => {
   it("swerex reap removes the orphans of a SIGKILLed process, and only those", async () => {
     const { child, containerId } = await startChild();
     // A deployment of this (live) process, with the same label: reap must leave it alone.
-    const mine = new DockerDeployment(
-      { image, pull: "never", runtime_mount: bundleDir, labels: label.labels, startup_timeout: 120 },
-      { onProgress: progressLog().onProgress },
-    );
+    const mine = testDeployment({ image, bundleDir, labels: label.labels });
     try {
       await mine.start();
       child.kill("SIGKILL");

@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgsEmulator, signTc3, startAgsEmulator, verifyTc3 } from "../../src/emulator/ags/index.js";
-import { callApi, echoBackend, SECRET_ID, SECRET_KEY } from "./helpers.js";
+import { type AgsEmulator, signTc3, verifyTc3 } from "../../src/emulator/ags/index.js";
+import { callApi, SECRET_ID, SECRET_KEY, testEmulator } from "./helpers.js";
 
 describe("AGS emulator: TC3 signatures and envelopes", () => {
   let emu: AgsEmulator;
   beforeAll(async () => {
-    emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
-      backend: echoBackend(),
-    });
+    emu = await testEmulator();
   });
   afterAll(async () => {
     await emu?.close();

@@ -2,16 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEmulatorDispatcher } from "../../src/emulator/ags/index.js";
+import { processAlive, waitForProcessGone } from "../helpers/process.js";
 import { activeTool, callApi, ok, SECRET_ID, SECRET_KEY, waitStatus } from "./helpers.js";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("swerex ags-emulator CLI", () => {
   let child: ChildProcess | undefined;
@@ -79,14 +71,12 @@ describe("swerex ags-emulator CLI", () => {
       const json = (await res.body.json()) as { stdout: string };
       const serverPid = Number(json.stdout.trim());
       expect(serverPid).toBeGreaterThan(1);
-      expect(alive(serverPid)).toBe(true);
+      expect(processAlive(serverPid)).toBe(true);
       const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
       child.kill("SIGTERM");
       expect(await exited).toBe(143);
       // The runtime server of the instance went down with the emulator.
-      const deadline = Date.now() + 15_000;
-      while (alive(serverPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(alive(serverPid)).toBe(false);
+      expect(await waitForProcessGone(serverPid, 15_000)).toBe(true);
     } finally {
       await dispatcher.close();
     }

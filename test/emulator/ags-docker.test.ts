@@ -1,7 +1,6 @@
-import { request } from "undici";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildBundleImage } from "../../src/bundle/image.js";
-import { type AgsEmulator, startAgsEmulator } from "../../src/emulator/ags/index.js";
+import type { AgsEmulator } from "../../src/emulator/ags/index.js";
 import {
   busyboxImage,
   containersWithLabel,
@@ -10,7 +9,7 @@ import {
   fileLabel,
   removeContainersWithLabel,
 } from "../docker/fixtures.js";
-import { activeTool, ok, SECRET_ID, SECRET_KEY, waitStatus } from "./helpers.js";
+import { activeTool, gatewayPoster, ok, testEmulator, waitStatus } from "./helpers.js";
 
 const BUNDLE_TAG = "swerex-runtime:ags-emulator-test";
 
@@ -22,8 +21,7 @@ describeDocker("AGS emulator: docker backend with the runtime bundle image mount
 
   beforeAll(async () => {
     [taskImage] = await Promise.all([busyboxImage(), buildBundleImage({ tag: BUNDLE_TAG, docker })]);
-    emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
+    emu = await testEmulator({
       backend: "docker",
       docker: { docker, labels: label.labels },
       sweepIntervalMs: 500,
@@ -73,16 +71,7 @@ describeDocker("AGS emulator: docker backend with the runtime bundle image mount
     expect(containers[0]?.Labels[label.key]).toBe(label.value);
     const { Token } = await ok(emu.endpoint, "AcquireSandboxInstanceToken", { InstanceId: id });
     const dispatcher = emu.dispatcher();
-    const post = async (path: string, body: unknown) => {
-      const res = await request(`${emu?.instanceUrl(id, 8000)}${path}`, {
-        method: "POST",
-        dispatcher,
-        headers: { "content-type": "application/json", "X-Access-Token": Token },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
-      });
-      return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
-    };
+    const post = gatewayPoster(emu.instanceUrl(id, 8000), Token, dispatcher);
     const created = await post("/create_session", {
       session: "s",
       session_type: "bash",

@@ -2,21 +2,14 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { FormData, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type AgsEmulator,
-  parseGatewayHost,
-  type SandboxBackend,
-  startAgsEmulator,
-} from "../../src/emulator/ags/index.js";
-import { activeTool, echoBackend, ok, SECRET_ID, SECRET_KEY, waitStatus } from "./helpers.js";
+import { type AgsEmulator, parseGatewayHost, type SandboxBackend } from "../../src/emulator/ags/index.js";
+import { activeTool, echoBackend, ok, SECRET_KEY, testEmulator, waitStatus } from "./helpers.js";
 
 describe("AGS emulator: gateway (echo backend)", () => {
   let emu: AgsEmulator;
   let toolId: string;
   beforeAll(async () => {
-    emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
-      backend: echoBackend(),
+    emu = await testEmulator({
       tokenTtlSeconds: 600,
       defaultRateLimit: Number.POSITIVE_INFINITY,
     });
@@ -121,9 +114,7 @@ describe("AGS emulator: gateway (echo backend)", () => {
   });
 
   it("token TTL: a token issued with a 1 s TTL stops working after it", async () => {
-    const short = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
-      backend: echoBackend(),
+    const short = await testEmulator({
       tokenTtlSeconds: 1,
     });
     try {
@@ -231,8 +222,7 @@ describe("AGS emulator: gateway timeouts, log hygiene, shutdown", () => {
       }),
       close: async () => undefined,
     };
-    const emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
+    const emu = await testEmulator({
       backend,
       upstreamTimeoutMs: 300,
     });
@@ -261,9 +251,7 @@ describe("AGS emulator: gateway timeouts, log hygiene, shutdown", () => {
       info: (o: object, m?: string) => lines.push(`${m} ${JSON.stringify(o)}`),
       warn: (o: object, m?: string) => lines.push(`${m} ${JSON.stringify(o)}`),
     };
-    const emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
-      backend: echoBackend(),
+    const emu = await testEmulator({
       logger,
     });
     try {
@@ -289,8 +277,7 @@ describe("AGS emulator: gateway timeouts, log hygiene, shutdown", () => {
 
   it("close() during a slow start returns promptly and stops the sandbox", async () => {
     const backend = echoBackend();
-    const emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
+    const emu = await testEmulator({
       backend,
       latency: { startMs: [60_000, 60_000] },
     });

@@ -1,23 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgsEmulator, parseAgsDuration, startAgsEmulator } from "../../src/emulator/ags/index.js";
-import {
-  activeTool,
-  callApi,
-  echoBackend,
-  instanceStatus,
-  ok,
-  SECRET_ID,
-  SECRET_KEY,
-  waitStatus,
-} from "./helpers.js";
+import { type AgsEmulator, parseAgsDuration } from "../../src/emulator/ags/index.js";
+import { activeTool, callApi, echoBackend, instanceStatus, ok, testEmulator, waitStatus } from "./helpers.js";
 
 describe("AGS emulator: sandbox instances", () => {
   let emu: AgsEmulator;
   let toolId: string;
   const backend = echoBackend();
   beforeAll(async () => {
-    emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
+    emu = await testEmulator({
       backend,
       latency: { startMs: [150, 200], transitionMs: 100 },
       instanceQuota: 1000,
@@ -28,6 +18,17 @@ describe("AGS emulator: sandbox instances", () => {
   });
   afterAll(async () => {
     await emu?.close();
+  });
+
+  it("DescribeSandboxInstanceList takes at most 100 InstanceIds", async () => {
+    const ids = Array.from({ length: 101 }, (_, i) => `sbi-${String(i).padStart(8, "0")}`);
+    const r = await callApi(emu.endpoint, "DescribeSandboxInstanceList", { InstanceIds: ids });
+    expect(r.Response.Error).toEqual({
+      Code: "InvalidParameterValue.InstanceIds",
+      Message: "At most 100 `InstanceIds` may be given.",
+    });
+    const none = await ok(emu.endpoint, "DescribeSandboxInstanceList", { InstanceIds: ids.slice(0, 100) });
+    expect(none).toMatchObject({ InstanceSet: [], TotalCount: 0 });
   });
 
   it("parses AGS durations and enforces 30 s..24 h", () => {
@@ -276,9 +277,7 @@ describe("AGS emulator: sandbox instances", () => {
 describe("AGS emulator: quota, rate limits, faults, timestamps", () => {
   let emu: AgsEmulator;
   beforeAll(async () => {
-    emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
-      backend: echoBackend(),
+    emu = await testEmulator({
       instanceQuota: 2,
       rateLimits: { DescribeSandboxToolList: 5 },
       defaultRateLimit: 1000,

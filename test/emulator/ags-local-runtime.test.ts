@@ -1,7 +1,7 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgsEmulator, startAgsEmulator } from "../../src/emulator/ags/index.js";
-import { activeTool, ok, SECRET_ID, SECRET_KEY, waitFor, waitStatus } from "./helpers.js";
+import type { AgsEmulator } from "../../src/emulator/ags/index.js";
+import { activeTool, gatewayPoster, ok, testEmulator, waitFor, waitStatus } from "./helpers.js";
 
 /** The SWE-ReX "custom tool" shape (spec/ags.md §4.1): port 8000, probe GET / on it. */
 const SWEREX_TOOL = {
@@ -27,8 +27,7 @@ describe("AGS emulator: local backend with a real swerex-remote per instance", (
   let emu: AgsEmulator;
   let toolId: string;
   beforeAll(async () => {
-    emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
+    emu = await testEmulator({
       backend: "local",
       sweepIntervalMs: 100,
     });
@@ -45,16 +44,7 @@ describe("AGS emulator: local backend with a real swerex-remote per instance", (
     const { Token } = await ok(emu.endpoint, "AcquireSandboxInstanceToken", { InstanceId: id });
     const base = `https://8000-${id}.ap-chongqing.tencentags.com`;
     const dispatcher = emu.dispatcher();
-    const post = async (path: string, body: unknown) => {
-      const res = await request(`${base}${path}`, {
-        method: "POST",
-        dispatcher,
-        headers: { "content-type": "application/json", "X-Access-Token": Token, "X-API-Key": "" },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
-      });
-      return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
-    };
+    const post = gatewayPoster(base, Token, dispatcher, { "X-API-Key": "" });
     const alive = await request(`${base}/is_alive`, { dispatcher, headers: { "X-Access-Token": Token } });
     expect(alive.statusCode).toBe(200);
     expect(await alive.body.json()).toMatchObject({ is_alive: true });

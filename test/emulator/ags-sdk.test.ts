@@ -1,8 +1,8 @@
 import type { Agent } from "node:http";
 import { CommonClient } from "tencentcloud-sdk-nodejs-common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgsEmulator, startAgsEmulator } from "../../src/emulator/ags/index.js";
-import { echoBackend, SECRET_ID, SECRET_KEY } from "./helpers.js";
+import type { AgsEmulator } from "../../src/emulator/ags/index.js";
+import { SECRET_ID, SECRET_KEY, testEmulator } from "./helpers.js";
 
 // The SDK routes through HttpsProxyAgent whenever lowercase http_proxy is set (spec/ags.md §2.6).
 delete process.env.http_proxy;
@@ -10,10 +10,7 @@ delete process.env.http_proxy;
 describe("AGS emulator with the real Tencent Cloud SDK (CommonClient)", () => {
   let emu: AgsEmulator;
   beforeAll(async () => {
-    emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
-      backend: echoBackend(),
-    });
+    emu = await testEmulator();
   });
   afterAll(async () => {
     await emu?.close();
@@ -48,9 +45,7 @@ describe("AGS emulator with the real Tencent Cloud SDK (CommonClient)", () => {
     });
     expect(d.TotalCount).toBe(1);
     // strictService demands scope service `ags`: the 127.0.0.1 endpoint (service `127`) fails, ags.* passes.
-    const strict = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
-      backend: echoBackend(),
+    const strict = await testEmulator({
       strictService: true,
     });
     try {

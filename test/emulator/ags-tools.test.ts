@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgsEmulator, startAgsEmulator } from "../../src/emulator/ags/index.js";
-import { activeTool, callApi, echoBackend, ok, SECRET_ID, SECRET_KEY, waitFor } from "./helpers.js";
+import type { AgsEmulator } from "../../src/emulator/ags/index.js";
+import { activeTool, callApi, ok, testEmulator, waitFor } from "./helpers.js";
 
 describe("AGS emulator: sandbox tools", () => {
   let emu: AgsEmulator;
   beforeAll(async () => {
-    emu = await startAgsEmulator({
-      credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
-      backend: echoBackend(),
+    emu = await testEmulator({
       latency: { toolMs: 300 },
       defaultRateLimit: Number.POSITIVE_INFINITY,
     });
@@ -53,6 +51,17 @@ describe("AGS emulator: sandbox tools", () => {
     expect(r.Response.Error.Message).toContain("already exists");
   });
 
+  it("DescribeSandboxToolList takes at most 100 ToolIds", async () => {
+    const ids = Array.from({ length: 101 }, (_, i) => `sdt-${String(i).padStart(8, "0")}`);
+    const tooMany = await callApi(emu.endpoint, "DescribeSandboxToolList", { ToolIds: ids });
+    expect(tooMany.Response.Error).toEqual({
+      Code: "InvalidParameterValue.ToolIds",
+      Message: "At most 100 `ToolIds` may be given.",
+    });
+    const none = await ok(emu.endpoint, "DescribeSandboxToolList", { ToolIds: ids.slice(0, 100) });
+    expect(none).toMatchObject({ SandboxToolSet: [], TotalCount: 0 });
+  });
+
   it("validates required fields, enums, unknown fields and DefaultTimeout", async () => {
     const missing = await callApi(emu.endpoint, "CreateSandboxTool", {
       ToolType: "custom",
@@ -82,6 +91,11 @@ describe("AGS emulator: sandbox tools", () => {
     const a = await ok(emu.endpoint, "CreateSandboxTool", tool("gamma", { ClientToken: "ct-1" }));
     const b = await ok(emu.endpoint, "CreateSandboxTool", tool("gamma", { ClientToken: "ct-1" }));
     expect(b.ToolId).toBe(a.ToolId);
+    const other = await callApi(emu.endpoint, "CreateSandboxTool", tool("gamma2", { ClientToken: "ct-1" }));
+    expect(other.Response.Error).toEqual({
+      Code: "FailedOperation.DuplicateRequest",
+      Message: "A request with the same ClientToken but different parameters was already made.",
+    });
   });
 
   it("filters by ToolName/ToolType/Status and pages with Offset/Limit (≤100)", async () => {

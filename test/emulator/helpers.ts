@@ -1,11 +1,27 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { request } from "undici";
-import type { BackendHandle, BackendStartSpec, SandboxBackend } from "../../src/emulator/ags/index.js";
-import { signTc3 } from "../../src/emulator/ags/index.js";
+import { type Dispatcher, request } from "undici";
+import {
+  type AgsEmulator,
+  type AgsEmulatorOptions,
+  type BackendHandle,
+  type BackendStartSpec,
+  type SandboxBackend,
+  signTc3,
+  startAgsEmulator,
+} from "../../src/emulator/ags/index.js";
 
 export const SECRET_ID = "AKIDemulatortest0001";
 export const SECRET_KEY = "emulator-secret-key-0001";
+
+/** An emulator that accepts the test credentials, on a fresh echo backend unless `opts` names another. */
+export function testEmulator(opts: Partial<AgsEmulatorOptions> = {}): Promise<AgsEmulator> {
+  return startAgsEmulator({
+    credentials: [{ secretId: SECRET_ID, secretKey: SECRET_KEY }],
+    backend: echoBackend(),
+    ...opts,
+  });
+}
 
 export interface ApiCallOptions {
   secretId?: string;
@@ -173,4 +189,26 @@ export function echoBackend(): SandboxBackend & { servers: Set<Server>; started:
     },
   };
   return backend;
+}
+
+/**
+ * A function that POSTs JSON to `{baseUrl}{path}` of a sandbox through the gateway (`X-Access-Token`, plus
+ * `headers`) and answers the status and parsed JSON body.
+ */
+export function gatewayPoster(
+  baseUrl: string,
+  token: string,
+  dispatcher: Dispatcher,
+  headers: Record<string, string> = {},
+): (path: string, body: unknown) => Promise<{ status: number; json: Record<string, unknown> }> {
+  return async (path, body) => {
+    const res = await request(`${baseUrl}${path}`, {
+      method: "POST",
+      dispatcher,
+      headers: { "content-type": "application/json", "X-Access-Token": token, ...headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
+    });
+    return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
+  };
 }

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { AgsApiError } from "./api-error.js";
 import type { BackendHandle, ResolvedImageMount } from "./backends/types.js";
+import { ClientTokens } from "./client-token.js";
 import type { EmulatorContext } from "./context.js";
 import { parseAgsDuration } from "./duration.js";
 import { newAccessToken, newInstanceId, newTrafficToken } from "./ids.js";
@@ -12,6 +13,7 @@ import {
   MAX_LIMIT,
   offsetPage,
   queryFingerprint,
+  selectByIds,
 } from "./paging.js";
 import { waitUntilReady } from "./probe.js";
 import {
@@ -101,7 +103,7 @@ export interface InstanceRecord {
 /** Sandbox instances: lifecycle state machine, expiry, quota, idempotency, tokens. */
 export class InstanceStore {
   private readonly instances = new Map<string, InstanceRecord>();
-  private readonly clientTokens = new Map<string, { instanceId: string; fingerprint: string }>();
+  private readonly clientTokens = new ClientTokens();
   private seq = 0;
 
   constructor(
@@ -167,20 +169,9 @@ export class InstanceStore {
 
   start(body: unknown): Record<string, unknown> {
     const req = parseRequest(StartSandboxInstanceRequest, body);
-    const fingerprint = JSON.stringify({ ...req, ClientToken: undefined });
-    if (req.ClientToken !== undefined) {
-      const prior = this.clientTokens.get(req.ClientToken);
-      if (prior) {
-        if (prior.fingerprint !== fingerprint) {
-          throw new AgsApiError(
-            "FailedOperation.DuplicateRequest",
-            "A request with the same ClientToken but different parameters was already made.",
-          );
-        }
-        const existing = this.instances.get(prior.instanceId);
-        if (existing) return { Instance: this.render(existing) };
-      }
-    }
+    const claim = this.clientTokens.claim(req);
+    const existing = claim.earlierId === undefined ? undefined : this.instances.get(claim.earlierId);
+    if (existing) return { Instance: this.render(existing) };
     if (req.ToolId === undefined && req.ToolName === undefined) {
       throw new AgsApiError(
         "MissingParameter",
@@ -247,9 +238,7 @@ export class InstanceStore {
       tool,
     };
     this.instances.set(inst.InstanceId, inst);
-    if (req.ClientToken !== undefined) {
-      this.clientTokens.set(req.ClientToken, { instanceId: inst.InstanceId, fingerprint });
-    }
+    claim.remember(inst.InstanceId);
     this.ctx.track(`instance ${inst.InstanceId} start`, () => this.runStart(inst, mounts));
     return { Instance: this.render(inst) };
   }
@@ -413,14 +402,7 @@ export class InstanceStore {
 
   describe(body: unknown): Record<string, unknown> {
     const req = parseRequest(DescribeSandboxInstanceListRequest, body);
-    if (req.InstanceIds && req.InstanceIds.length > 100) {
-      throw new AgsApiError("InvalidParameterValue.InstanceIds", "At most 100 `InstanceIds` may be given.");
-    }
-    let items = this.list();
-    if (req.InstanceIds) {
-      const ids = new Set(req.InstanceIds);
-      items = items.filter((i) => ids.has(i.InstanceId));
-    }
+    let items = selectByIds(this.list(), req.InstanceIds, "InstanceIds", (i) => i.InstanceId);
     if (req.ToolId !== undefined) items = items.filter((i) => i.ToolId === req.ToolId);
     if (
       req.Filters?.some((f) => f.Name === "Status" && f.Values.includes("UNHEALTHY") && f.Values.length > 1)

@@ -30,6 +30,21 @@ export function applyFilters<T>(
   );
 }
 
+/** The items whose id is in `ids` (all of them when `ids` is not given); the API takes at most 100 ids. */
+export function selectByIds<T>(
+  items: T[],
+  ids: string[] | undefined,
+  field: string,
+  idOf: (item: T) => string,
+): T[] {
+  if (!ids) return items;
+  if (ids.length > 100) {
+    throw new AgsApiError(`InvalidParameterValue.${field}`, `At most 100 \`${field}\` may be given.`);
+  }
+  const wanted = new Set(ids);
+  return items.filter((item) => wanted.has(idOf(item)));
+}
+
 export const DEFAULT_LIMIT = 20;
 export const MAX_LIMIT = 100;
 

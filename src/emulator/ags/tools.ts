@@ -1,9 +1,10 @@
 import type { z } from "zod";
 import { AgsApiError } from "./api-error.js";
+import { ClientTokens } from "./client-token.js";
 import type { EmulatorContext } from "./context.js";
 import { parseAgsDuration } from "./duration.js";
 import { newToolId } from "./ids.js";
-import { applyFilters, offsetPage } from "./paging.js";
+import { applyFilters, offsetPage, selectByIds } from "./paging.js";
 import {
   CreateSandboxToolRequest,
   type CustomConfiguration,
@@ -46,7 +47,7 @@ const TOOL_NAME_RE = /^[A-Za-z0-9_-]{1,50}$/;
 /** Sandbox tools: CREATING → ACTIVE (or FAILED), DELETING → gone; names unique per account. */
 export class ToolStore {
   private readonly tools = new Map<string, ToolRecord>();
-  private readonly clientTokens = new Map<string, { toolId: string; fingerprint: string }>();
+  private readonly clientTokens = new ClientTokens();
   private seq = 0;
   /** Fault injection: the next created tools fail with this StatusReason. */
   private pendingFailures: string[] = [];
@@ -96,19 +97,8 @@ export class ToolStore {
 
   create(body: unknown): Record<string, unknown> {
     const req = parseRequest(CreateSandboxToolRequest, body);
-    const fingerprint = JSON.stringify({ ...req, ClientToken: undefined });
-    if (req.ClientToken !== undefined) {
-      const prior = this.clientTokens.get(req.ClientToken);
-      if (prior) {
-        if (prior.fingerprint !== fingerprint) {
-          throw new AgsApiError(
-            "FailedOperation.DuplicateRequest",
-            "A request with the same ClientToken but different parameters was already made.",
-          );
-        }
-        if (this.tools.has(prior.toolId)) return { ToolId: prior.toolId };
-      }
-    }
+    const claim = this.clientTokens.claim(req);
+    if (claim.earlierId !== undefined && this.tools.has(claim.earlierId)) return { ToolId: claim.earlierId };
     if (!TOOL_NAME_RE.test(req.ToolName)) {
       throw new AgsApiError(
         "InvalidParameterValue.SandboxTool",
@@ -159,8 +149,7 @@ export class ToolStore {
       seq: ++this.seq,
     };
     this.tools.set(tool.ToolId, tool);
-    if (req.ClientToken !== undefined)
-      this.clientTokens.set(req.ClientToken, { toolId: tool.ToolId, fingerprint });
+    claim.remember(tool.ToolId);
     const failure = this.pendingFailures.shift();
     this.ctx.track(`tool ${tool.ToolId} create`, async () => {
       await this.ctx.sleep(this.ctx.toolTransitionMs);
@@ -244,14 +233,7 @@ export class ToolStore {
 
   describe(body: unknown): Record<string, unknown> {
     const req = parseRequest(DescribeSandboxToolListRequest, body);
-    if (req.ToolIds && req.ToolIds.length > 100) {
-      throw new AgsApiError("InvalidParameterValue.ToolIds", "At most 100 `ToolIds` may be given.");
-    }
-    let items = this.list();
-    if (req.ToolIds) {
-      const ids = new Set(req.ToolIds);
-      items = items.filter((t) => ids.has(t.ToolId));
-    }
+    let items = selectByIds(this.list(), req.ToolIds, "ToolIds", (t) => t.ToolId);
     items = applyFilters(items, req.Filters, {
       ToolName: (t) => t.ToolName,
       ToolType: (t) => t.ToolType,

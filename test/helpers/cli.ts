@@ -1,0 +1,52 @@
+/** Runs our `swerex` CLI from the sources (tsx, cwd = repo root), as a user would, and collects its output. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const ROOT = join(import.meta.dirname, "../..");
+
+/**
+ * Spawns `swerex <args>`; `done` settles when it exits. A process still running after `timeoutMs` is killed
+ * and `done` rejects, naming the command and its stderr so far.
+ */
+export function spawnSwerex(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const timeoutMs = opts.timeoutMs ?? 90_000;
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/swerex.ts", ...args], {
+    cwd: ROOT,
+    env: opts.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(
+        new Error(`swerex ${args.join(" ")} did not exit within ${timeoutMs / 1000}s; stderr: ${stderr}`),
+      );
+    }, timeoutMs);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { child, done };
+}
