@@ -1,6 +1,8 @@
 /** LocalRuntime and the bash helpers it is built from. */
 export { findBash } from "./bash-binary.js";
 export { checkBashCommand } from "./bash-check.js";
+export { isPlainBashCommand } from "./bash-plain.js";
+export { INTERRUPTED_EXIT_CODE } from "./bash-session.js";
 export { splitBashCommand } from "./bash-split.js";
 export { type DecodeErrors, decodeBytes, type Encoding, lookupEncoding, lookupErrors } from "./codec.js";
 export { executeCommand } from "./execute.js";
