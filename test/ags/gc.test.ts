@@ -1,6 +1,8 @@
 /**
  * `swerex ags gc` against the emulator: instances of SIGKILLed owner processes are stopped, live owners
  * are left alone, unused tools are deleted, and in the end nothing is left running.
+ * Local backend only: gc works on the control plane alone (Metadata, StopSandboxInstance, DeleteSandboxTool)
+ * and never reaches a sandbox, so the docker backend would add container start time and prove nothing more.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";

@@ -1,6 +1,9 @@
 /**
  * 100 deployments at once against an emulator that limits every action to 20 requests/s and fails 10% of
  * all calls with InternalError: every deployment must reach alive, with one tool and no duplicate instance.
+ * Only on the in-process local backend: what is under test is the control-plane client (pacing, retries,
+ * batched polling, tool sharing), and 100 containers each running node on this 2-core machine would measure
+ * the engine, not us. The docker backend is covered per deployment in lifecycle/resilience/cli-run.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resetSharedAgsClients } from "../../src/deployment/ags/client.js";
