@@ -177,7 +177,8 @@ for (const backend of BACKENDS) {
       const ownToolsBefore = env.emu
         .listTools()
         .filter((t) => String(t.ToolName).startsWith("swerex-ts-")).length;
-      const d = deployment({ tool_id: toolId, ...override });
+      // No mount_image in the config: on docker the command must come from the tool's own mount.
+      const d = deployment({ tool_id: toolId, ...override, mount_image: "" });
       await d.start();
       expect(d.toolId).toBe(toolId);
       const inst = env.emu.listInstances().find((i) => i.InstanceId === d.instanceId) as Record<
@@ -188,6 +189,7 @@ for (const backend of BACKENDS) {
       expect(inst.CustomConfiguration).toMatchObject({
         Image: override.image,
         ImageRegistryType: override.image_registry_type,
+        Args: [backend === "docker" ? START_COMMAND : "exec swerex-remote --port 8000 --auth-token ''"],
       });
       if (backend === "docker") {
         expect((await containersOf(d.instanceId as string))[0]?.Image).toBe(override.image);

@@ -1,6 +1,6 @@
 /** The start command of a swerex-ts SandboxTool (spec/ags.md 4.1). */
 import { describe, expect, it } from "vitest";
-import { swerexStartCommand } from "../../src/deployment/ags/tool-spec.js";
+import { instanceOverride, swerexStartCommand } from "../../src/deployment/ags/tool-spec.js";
 
 describe("swerexStartCommand", () => {
   it("with a mount: the mounted launcher first, swerex-remote on the PATH as fallback", () => {
@@ -19,5 +19,43 @@ describe("swerexStartCommand", () => {
     expect(swerexStartCommand({ port: 1, mount_path: "/opt/my rex/", mount_image: "r" })).toBe(
       "'/opt/my rex/swerex/run-swerex' --port 1 --auth-token '' || swerex-remote --port 1 --auth-token ''",
     );
+  });
+});
+
+describe("instanceOverride (tool_id)", () => {
+  const config = {
+    image: "task:1",
+    image_registry_type: "enterprise",
+    port: 8000,
+    cpu: "1",
+    memory: "1Gi",
+    mount_name: "",
+    mount_image: "",
+    mount_image_registry_type: "enterprise",
+    mount_path: "/nix",
+    image_subpath: "/nix",
+    mount_readonly: false,
+  };
+  const toolMount = {
+    StorageMounts: [
+      {
+        Name: "rex",
+        MountPath: "/opt/rex",
+        StorageSource: { Image: { Reference: "rt:1", SubPath: "/nix" } },
+      },
+    ],
+  };
+
+  it("without mount_image, starts from the tool's own image mount", () => {
+    expect(instanceOverride(config, toolMount).Args).toEqual([
+      "/opt/rex/swerex/run-swerex --port 8000 --auth-token '' || swerex-remote --port 8000 --auth-token ''",
+    ]);
+  });
+
+  it("mount_image in the config wins; a tool without mounts keeps swerex-remote", () => {
+    expect(instanceOverride({ ...config, mount_image: "rt:2" }, toolMount).Args?.[0]).toMatch(
+      /^\/nix\/swerex\/run-swerex /,
+    );
+    expect(instanceOverride(config, {}).Args).toEqual(["exec swerex-remote --port 8000 --auth-token ''"]);
   });
 });

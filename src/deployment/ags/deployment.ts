@@ -28,9 +28,9 @@ import { describeInstance, instancePoller, stopInstance } from "./instances.js";
 import { agsLogger } from "./log.js";
 import { type AgsRuntimeFactory, defaultAgsRuntimeFactory } from "./runtime-factory.js";
 import { InstanceTokenProvider } from "./token.js";
-import { customConfiguration, DEPLOYMENT_KEY, metadataValue, toolRequest } from "./tool-spec.js";
+import { DEPLOYMENT_KEY, instanceOverride, metadataValue, toolRequest } from "./tool-spec.js";
 import { ensureTool, forgetTool, verifyTool } from "./tools.js";
-import type { MetadataVar, StartSandboxInstanceRequest } from "./types.js";
+import type { MetadataVar, SandboxTool, StartSandboxInstanceRequest } from "./types.js";
 
 export interface TencentAGSDeploymentOptions {
   logger?: Logger;
@@ -59,6 +59,8 @@ export class TencentAGSDeployment extends BaseDeployment {
   private clientInstance: AgsClient | undefined;
   private _instanceId: string | undefined;
   private _toolId: string | undefined;
+  /** The user's tool (`tool_id`) as last verified: its mount shapes the per-instance command. */
+  private userTool: SandboxTool | undefined;
   private token: InstanceTokenProvider | undefined;
   private starting: Promise<void> | undefined;
   private startAbort: AbortController | undefined;
@@ -207,7 +209,8 @@ export class TencentAGSDeployment extends BaseDeployment {
   private async resolveTool(client: AgsClient, signal: AbortSignal): Promise<string> {
     const pollIntervalMs = this.opts.pollIntervalMs;
     if (this.config.tool_id) {
-      return (await verifyTool(client, this.config.tool_id, { signal, pollIntervalMs })).ToolId;
+      this.userTool = await verifyTool(client, this.config.tool_id, { signal, pollIntervalMs });
+      return this.userTool.ToolId;
     }
     return ensureTool(client, toolRequest(this.config, this.credentials.roleArn), this.log, {
       signal,
@@ -229,7 +232,7 @@ export class TencentAGSDeployment extends BaseDeployment {
       Timeout: this.config.timeout,
       ClientToken: randomUUID(),
       Metadata: metadata,
-      ...(this.config.tool_id ? { CustomConfiguration: customConfiguration(this.config) } : {}),
+      ...(this.config.tool_id ? { CustomConfiguration: instanceOverride(this.config, this.userTool) } : {}),
     };
   }
 

@@ -11,6 +11,7 @@ import type {
   CustomConfiguration,
   MetadataVar,
   ProbeConfiguration,
+  SandboxTool,
   StorageMount,
   Tag,
 } from "./types.js";
@@ -84,6 +85,26 @@ export function customConfiguration(config: ToolConfig): CustomConfiguration {
     Ports: [{ Name: "http", Port: config.port, Protocol: "TCP" }],
     Resources: { CPU: config.cpu, Memory: config.memory },
   };
+}
+
+/**
+ * The per-instance override that goes with a user's `tool_id` (it replaces the tool's command). When the
+ * configuration names no mount but the tool mounts an image, the command tries the launcher under the
+ * tool's MountPath first, so a pre-made "custom tool + swerex mount" needs only `tool_id` and `image`. A mount
+ * without the launcher costs nothing: the command falls back to `swerex-remote`.
+ */
+export function instanceOverride(
+  config: ToolConfig,
+  tool: Pick<SandboxTool, "StorageMounts"> | undefined,
+): CustomConfiguration {
+  if (config.mount_image) return customConfiguration(config);
+  const mount = tool?.StorageMounts?.find((m) => m.MountPath && m.StorageSource?.Image?.Reference);
+  if (!mount?.MountPath) return customConfiguration(config);
+  return customConfiguration({
+    ...config,
+    mount_image: mount.StorageSource?.Image?.Reference ?? "",
+    mount_path: mount.MountPath,
+  });
 }
 
 export function storageMounts(config: ToolConfig): StorageMount[] | undefined {
