@@ -4,7 +4,7 @@
  *   (c) write + read of 100 KB                    (d) 16 sessions in parallel, ratio to (a)
  *   (e) /is_alive while another session runs `sleep 2`, against idle /is_alive
  * plus baselines measured in the same run: LocalRuntime in this process (no HTTP) for (a) and (b), so the
- * HTTP layer's share is visible; (a) with a command that needs the `bash -n` check (`echo 'hi'`: plain
+ * HTTP layer's share is visible; (a) with a command that needs the `bash -n` check (`echo "hi"`: plain
  * words skip it, see src/runtime/local/bash-plain.ts); a `bash -n` spawned from Node (how every command
  * used to be checked); idle /is_alive for (e). For (d), the CPU time per operation of the server process,
  * of its session shells (children included) and of this client process, from /proc and
@@ -172,8 +172,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<RuntimeBenchR
     const aLocal = await echoLoop(local, n(500));
     const aBashN = await timed(n(200), () => checkBashCommand("echo hi"));
     const aRealHome = await echoWithHome(realHome, n(100));
-    const aChecked = await echoLoop(remote, n(300), "default", "echo 'hi'");
-    const aCheckedLocal = await echoLoop(local, n(300), "default", "echo 'hi'");
+    const aChecked = await echoLoop(remote, n(300), "default", 'echo "hi"');
+    const aCheckedLocal = await echoLoop(local, n(300), "default", 'echo "hi"');
     const bExec = await executeLoop(remote, n(200));
     const bLocal = await executeLoop(local, n(200));
 
@@ -303,8 +303,8 @@ function report(r: RuntimeBenchResult): void {
     ),
     row("    baseline: LocalRuntime in-process", r.a_echo_local_baseline),
     row("    reference: HTTP, this machine's ~/.bashrc", r.a_echo_with_real_home),
-    row("    echo 'hi' (takes the bash -n check), HTTP", r.a_echo_checked),
-    row("    echo 'hi', LocalRuntime in-process", r.a_echo_checked_local_baseline),
+    row('    echo "hi" (takes the bash -n check), HTTP', r.a_echo_checked),
+    row('    echo "hi", LocalRuntime in-process', r.a_echo_checked_local_baseline),
     row("    reference: bash -n spawned from Node", r.a_bash_n_floor),
     row("(b) execute true, HTTP", r.b_execute_true),
     row("    baseline: LocalRuntime in-process", r.b_execute_true_local_baseline),

@@ -290,7 +290,8 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
 
       it("an interrupt sent while a command without timeout runs ends both calls (exit code 130)", async () => {
         const flag = join(tmp, `running-${Date.now()}`);
-        const command = `touch ${flag}; echo start; sleep 1000`;
+        // The flag comes after the echo, so the output is out before the interrupt is sent.
+        const command = `echo start; touch ${flag}; sleep 1000`;
         const running = within(30_000, rt().runInSession({ command, timeout: null })).catch(
           (e: unknown) => e,
         );
@@ -311,7 +312,7 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
         const running = within(
           30_000,
           rt().runInSession({
-            command: `touch ${flag}; echo partial; sleep 1000`,
+            command: `echo partial; touch ${flag}; sleep 1000`,
             timeout: null,
             check: "silent",
           }),

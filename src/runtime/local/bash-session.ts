@@ -227,6 +227,8 @@ export class BashSession {
         return this.checked(action, await this.runNormal(action, current.abort.signal));
       } catch (e) {
         if (e instanceof ExpectAborted && current.interrupt) {
+          // One event-loop turn reads what the pty already holds: output from before the interrupt came.
+          await new Promise((r) => setImmediate(r));
           const partial = cleanOutput(this.term.take());
           const failed = await this.serveInterrupt(current.interrupt);
           if (failed) throw failed;

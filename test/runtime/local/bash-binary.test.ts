@@ -44,7 +44,7 @@ describe("SWEREX_BASH", () => {
     try {
       await rt.createSession({ startup_timeout: 60 });
       // Quoted, so that it takes the check (plain words skip it: bash-plain.ts).
-      expect((await rt.runInSession({ command: "echo 'ok'", timeout: 60 })).output).toBe("ok\n");
+      expect((await rt.runInSession({ command: 'echo "ok"', timeout: 60 })).output).toBe("ok\n");
     } finally {
       await rt.close();
       if (saved === undefined) delete process.env.SWEREX_BASH;

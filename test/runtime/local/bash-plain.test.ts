@@ -36,13 +36,19 @@ describe("isPlainBashCommand", () => {
     "",
     "\n\n",
     "python3 -m pytest tests/test_x.py",
+    "grep -rn 'def foo(' src",
+    "git commit -m 'fix: a | b; c && d \\ $(x) `y` \"z\" (e) {f} #g'",
+    "echo 'if' 'then' fi''",
+    "x='multi\nline' y=''",
   ])("lets plain words through: %j", (command) => {
     expect(isPlainBashCommand(command)).toBe(true);
     expect(bashAccepts(command)).toBe(true);
   });
 
   it.each([
-    ["a quote", "echo 'hi'"],
+    ["an unclosed single quote", "echo 'hi"],
+    ["ANSI-C quoting", "echo $'a\\' b'"],
+    ["a NUL inside quotes", "echo 'a\0b'"],
     ["a double quote", 'echo "hi"'],
     ["a backslash", "echo a\\"],
     ["a parenthesis", "echo ("],
@@ -104,11 +110,17 @@ describe("isPlainBashCommand", () => {
       "!",
       "(",
       "'",
+      "'",
+      "'x y'",
+      "'(|;&\\'",
+      "$'",
+      '"',
+      "\\",
       ";",
     ];
     const separators = [" ", " ", " ", "\n", "  ", ""];
     let plain = 0;
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 600; i++) {
       const n = 1 + Math.floor(next() * 6);
       let command = "";
       for (let j = 0; j < n; j++) {

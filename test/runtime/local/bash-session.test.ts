@@ -119,7 +119,7 @@ describe("LocalRuntime sessions", () => {
       const env = join(tmp, `bash-env-${Date.now()}.sh`);
       await writeFile(env, "echo SOURCED >&2\n");
       await run({ command: `export BASH_ENV=${env}` });
-      const r = await run({ command: "echo 'checked'" });
+      const r = await run({ command: 'echo "checked"' });
       expect(r.output).toBe("checked\n");
       const err = await run({ command: "echo (" }).catch((e: unknown) => e);
       expect((err as BashIncorrectSyntaxError).extraInfo.bash_stderr).not.toContain("SOURCED");
@@ -127,7 +127,7 @@ describe("LocalRuntime sessions", () => {
 
     it("a command may delete the session's private directory; the next one still runs", async () => {
       await run({ command: 'rm -rf "$(dirname "$BASH_SOURCE")"' });
-      expect((await run({ command: "echo 'still here'" })).output).toBe("still here\n");
+      expect((await run({ command: 'echo "still here"' })).output).toBe("still here\n");
       expect((await run({ command: "echo plain" })).output).toBe("plain\n");
     });
 
