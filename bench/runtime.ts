@@ -25,17 +25,14 @@ import { checkBashCommand, LocalRuntime } from "../src/runtime/local/index.js";
 import { RemoteRuntime } from "../src/runtime/remote.js";
 import type { Runtime } from "../src/runtime/runtime.js";
 import { spawnRuntimeServerProcess } from "../src/server/spawn.js";
+import { type LatencyStats, latencyStats, roundTo } from "./lib/stats.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = { echo_p50_ms: 3, parallel_ratio: 6, is_alive_busy_p50_ms: 5 };
 const STARTUP = { startup_timeout: 60 };
 const TIMEOUT = 60;
 
-interface Stats {
-  n: number;
-  p50_ms: number;
-  p99_ms: number;
-  mean_ms: number;
+interface Stats extends LatencyStats {
   ops_per_s: number;
 }
 
@@ -68,17 +65,8 @@ export interface RuntimeBenchResult {
 }
 
 function stats(samples: number[], wallMs?: number): Stats {
-  const xs = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
-  const sum = xs.reduce((s, x) => s + x, 0);
-  const round = (x: number) => Math.round(x * 1000) / 1000;
-  return {
-    n: xs.length,
-    p50_ms: round(at(0.5)),
-    p99_ms: round(at(0.99)),
-    mean_ms: round(sum / xs.length),
-    ops_per_s: round((xs.length / (wallMs ?? sum)) * 1000),
-  };
+  const sum = samples.reduce((s, x) => s + x, 0);
+  return { ...latencyStats(samples), ops_per_s: roundTo((samples.length / (wallMs ?? sum)) * 1000, 3) };
 }
 
 /** Times `n` sequential calls after `warmup` untimed ones. */
