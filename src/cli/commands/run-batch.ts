@@ -52,6 +52,7 @@ Run:
   --redo_existing                    run instances again that results.jsonl already has (default: skip them)
   --progress=auto|bar|lines|off      (auto: bar on a terminal, one line per instance otherwise)
   --model_timeout=600                seconds per model call    --provision_timeout=1200  seconds per sandbox start
+  --fail_on_error                    exit 1 when any instance failed (default: exit 0 once the run ends)
   --config FILE                      YAML/JSON with the same keys
 
 Docs: docs/rollout.md
@@ -149,7 +150,8 @@ export async function run(argv: string[], ctx: RunBatchCommandContext = {}): Pro
   }
   try {
     const out = await runBatch({ ...prepared, policy });
-    return out.summary.cancelled > 0 || ctx.signal?.aborted ? 130 : 0;
+    if (out.summary.cancelled > 0 || ctx.signal?.aborted) return 130;
+    return prepared.options.fail_on_error && out.summary.failed > 0 ? 1 : 0;
   } finally {
     await policy.close?.();
   }

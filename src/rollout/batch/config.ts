@@ -17,6 +17,8 @@ export const BatchOptionsSchema = z.strictObject({
   model_timeout: z.number().positive().default(600),
   /** Seconds `deployment.start()` may take. */
   provision_timeout: z.number().positive().default(1200),
+  /** Exit 1 when any instance failed (provisioning, setup, agent, ...), for pipelines; default exit 0 once the run ends. */
+  fail_on_error: z.boolean().default(false),
 });
 export type BatchOptions = z.output<typeof BatchOptionsSchema>;
 

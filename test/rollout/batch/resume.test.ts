@@ -122,6 +122,21 @@ describe("swerex run-batch (local deployment, replayed trajectories)", () => {
     expect(all.map((r) => r.status)).toEqual(["cancelled", "completed"]);
   });
 
+  it("exits 0 when an instance failed, and 1 with --fail_on_error", async () => {
+    // A remote deployment with nothing listening: the sandbox never answers, so setup fails.
+    const unreachable = [
+      "--instances.filter=stats-median",
+      "--instances.deployment.type=remote",
+      "--instances.deployment.auth_token=x",
+      "--instances.deployment.port=9",
+    ];
+    const plain = await batch(join(dir, "run-fail-1"), unreachable);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain("1 instances: 0 completed, 1 failed");
+    const strict = await batch(join(dir, "run-fail-2"), [...unreachable, "--fail_on_error"]);
+    expect(strict.code).toBe(1);
+  });
+
   it("names every bad flag and exits 2 without running anything", async () => {
     const s = streams();
     const code = await run(
