@@ -6,11 +6,21 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Dispatcher } from "undici";
-import type { TokenSource } from "../deployment/ags/token.js";
 import { EnvironmentExpiredError } from "./errors.js";
 import type { IsAliveResponse } from "./protocol.js";
 import { type RemoteRequest, RemoteRuntime, type RemoteRuntimeOptions } from "./remote.js";
 import type { IsAliveOptions } from "./runtime.js";
+
+/** Where AGSRuntime gets its `X-Access-Token`; the AGS deployment implements it (InstanceTokenProvider). */
+export interface TokenSource {
+  /** The current token, refreshed first when it is missing or about to expire. */
+  get(signal?: AbortSignal): Promise<string>;
+  /**
+   * A fresh token. `stale` is the token a request was rejected with: when another caller has already
+   * replaced it, that replacement is returned without a second refresh.
+   */
+  refresh(stale?: string, signal?: AbortSignal): Promise<string>;
+}
 
 export const ACCESS_TOKEN_HEADER = "X-Access-Token";
 

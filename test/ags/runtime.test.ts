@@ -2,8 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import type { TokenSource } from "../../src/deployment/ags/token.js";
-import { AGSRuntime } from "../../src/runtime/ags.js";
+import { AGSRuntime, type TokenSource } from "../../src/runtime/ags.js";
 import { EnvironmentExpiredError } from "../../src/runtime/errors.js";
 import { RemoteHttpError } from "../../src/runtime/remote.js";
 

@@ -9,5 +9,5 @@ export { TencentAGSDeployment, type TencentAGSDeploymentOptions } from "./deploy
 export { AgsInstanceStateError, AgsRequestError, AgsTimeoutError, AgsToolFailedError } from "./errors.js";
 export { type AgsGcOptions, type AgsGcReport, agsGc } from "./gc.js";
 export { AGS_REDACT_PATHS, createAgsLogger } from "./log.js";
-export { InstanceTokenProvider, parseExpiresAt, type TokenSource } from "./token.js";
+export { InstanceTokenProvider, parseExpiresAt } from "./token.js";
 export type { AgsAction, AgsActions, SandboxInstance, SandboxTool } from "./types.js";

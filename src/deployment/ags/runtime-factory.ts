@@ -6,8 +6,8 @@ import type { Logger } from "pino";
 import { Agent, type Dispatcher } from "undici";
 import { createEmulatorDispatcher } from "../../emulator/ags/dispatcher.js";
 import { AGSRuntime } from "../../runtime/ags.js";
+import type { TokenSource } from "../../runtime/index.js";
 import type { Runtime } from "../../runtime/runtime.js";
-import type { TokenSource } from "./token.js";
 
 export interface AgsRuntimeParams {
   /** `https://{port}-{InstanceId}.{domain}`. */

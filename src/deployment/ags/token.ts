@@ -3,6 +3,8 @@
  * 3.3): the token is refreshed 60 s before it, on a 401, and after a resume. Concurrent requests that need a
  * refresh share one AcquireSandboxInstanceToken call.
  */
+
+import type { TokenSource } from "../../runtime/index.js";
 import { raceAbort } from "./abort.js";
 import type { AgsClient } from "./client.js";
 
@@ -24,16 +26,6 @@ export function parseExpiresAt(value: string | undefined, now = Date.now()): num
     if (!Number.isNaN(parsed)) return parsed;
   }
   return now + FALLBACK_LIFETIME_MS;
-}
-
-export interface TokenSource {
-  /** The current token, refreshed first when it is missing or about to expire. */
-  get(signal?: AbortSignal): Promise<string>;
-  /**
-   * A fresh token. `stale` is the token a request was rejected with: when another caller has already
-   * replaced it, that replacement is returned without a second refresh.
-   */
-  refresh(stale?: string, signal?: AbortSignal): Promise<string>;
 }
 
 export class InstanceTokenProvider implements TokenSource {
