@@ -121,19 +121,28 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
   app.register(multipart, { limits: { fileSize: uploadLimit, files: 1, fields: 16 } });
 
   // Auth runs before routing, so an unauthenticated request to any path (even a wrong method) gets 403/401.
-  app.addHook("onRequest", async (req, reply) => {
+  // Callback-style hooks: an async hook costs a promise per request, for nothing when the key is fine.
+  app.addHook("onRequest", (req, reply, done) => {
     const verdict = checkKey(req.headers["x-api-key"]);
-    if (verdict === "ok") return;
+    if (verdict === "ok") {
+      done();
+      return;
+    }
+    // Answered here: `done` is not called, and nothing is returned (a reply is thenable, fastify would await it).
     req.log.debug({ headers: req.headers, url: req.url }, "rejected request: %s API key", verdict);
-    if (verdict === "missing") return reply.code(403).send({ detail: "Not authenticated" });
-    return reply.code(401).send({ detail: "Invalid API Key" });
+    if (verdict === "missing") reply.code(403).send({ detail: "Not authenticated" });
+    else reply.code(401).send({ detail: "Invalid API Key" });
   });
-  app.addHook("onResponse", async (req, reply) => {
-    req.log.debug(
-      { method: req.method, url: req.url, statusCode: reply.statusCode, ms: reply.elapsedTime },
-      "request completed",
-    );
-  });
+  // Only registered when it can print something: it runs for every request.
+  if (logger?.isLevelEnabled("debug")) {
+    app.addHook("onResponse", (req, reply, done) => {
+      req.log.debug(
+        { method: req.method, url: req.url, statusCode: reply.statusCode, ms: reply.elapsedTime },
+        "request completed",
+      );
+      done();
+    });
+  }
 
   /** Turns the outcome of a runtime call into the reply upstream would send. */
   async function answer(produce: () => Promise<unknown>, out: z.ZodType): Promise<CachedReply> {

@@ -36,6 +36,7 @@ import { CommandFile } from "./command-file.js";
 import { SerialQueue } from "./mutex.js";
 import { killSession } from "./process-session.js";
 import {
+  Cancellation,
   ExpectAborted,
   ExpectEOF,
   type ExpectResult,
@@ -62,8 +63,18 @@ const CLOSE_GRACE_MS = 1_000;
 /** The exit code an interrupted command reports, as `$?` after Ctrl-C at a terminal (128 + SIGINT). */
 export const INTERRUPTED_EXIT_CODE = 130;
 
+/** Random bytes drawn in bulk: one `randomBytes` call per command cost more than the rest of building it. */
+const NONCE_BYTES = 8;
+let noncePool = Buffer.alloc(0);
+let noncePos = 0;
+
 function nonce(): string {
-  return randomBytes(8).toString("hex");
+  if (noncePos + NONCE_BYTES > noncePool.length) {
+    noncePool = randomBytes(NONCE_BYTES * 512);
+    noncePos = 0;
+  }
+  noncePos += NONCE_BYTES;
+  return noncePool.toString("hex", noncePos - NONCE_BYTES, noncePos);
 }
 
 /** Single-quotes a string for bash. */
@@ -105,7 +116,7 @@ interface PendingInterrupt {
 
 /** The command currently running on the terminal, and how an interrupt takes the terminal from it. */
 interface Running {
-  abort: AbortController;
+  abort: Cancellation;
   interrupt?: PendingInterrupt;
 }
 
@@ -217,14 +228,14 @@ export class BashSession {
       });
     }
     // Registered now, not when its turn comes: an interrupt sent right after must find it.
-    const current: Running = { abort: new AbortController() };
+    const current: Running = { abort: new Cancellation() };
     this.inFlight.push(current);
     return this.queue.run(async () => {
       try {
         this.assertUsable();
         if (action.is_interactive_command || action.is_interactive_quit)
-          return await this.runInteractive(action, current.abort.signal);
-        return this.checked(action, await this.runNormal(action, current.abort.signal));
+          return await this.runInteractive(action, current.abort);
+        return this.checked(action, await this.runNormal(action, current.abort));
       } catch (e) {
         if (e instanceof ExpectAborted && current.interrupt) {
           // One event-loop turn reads what the pty already holds: output from before the interrupt came.
@@ -312,14 +323,14 @@ export class BashSession {
    * shell rather than by this (large) process, which is what makes it cheap. `bash -n` reads the command
    * on stdin under the name `bash`, so its diagnostics match upstream's `bash -n << EOF` exactly.
    */
-  private async runNormal(action: BashAction, signal: AbortSignal): Promise<BashObservation> {
+  private async runNormal(action: BashAction, cancel: Cancellation): Promise<BashObservation> {
     const id = nonce();
     // A command that did not finish may have left a line naming the file in the terminal's input.
     if (this.cmdFileInUse) this.cmdFile.rotate();
     this.cmdFileInUse = true;
     const file = this.cmdFile.path;
     await this.cmdFile.write(`${action.command}\n`);
-    if (signal.aborted) throw new ExpectAborted("");
+    if (cancel.aborted) throw new ExpectAborted("");
     const end = () => new PrefixedMarker(`SWEREX_END_${id}:`, /(\d+)\r?\n/y);
     // Kept short (readline reads it byte by byte, ~3 µs of shell CPU each); `SWEREX"_END_` is not the marker.
     const run = `builtin . ${shWord(file)};builtin echo SWEREX"_END_${id}:$?"`;
@@ -339,7 +350,7 @@ export class BashSession {
     const patterns: Pattern[] = [...action.expect.map((p) => new UserRegex(p)), end(), bad];
     let r: ExpectResult;
     try {
-      r = await this.term.expect(patterns, seconds(action.timeout), signal);
+      r = await this.term.expect(patterns, seconds(action.timeout), cancel);
     } catch (e) {
       // The command keeps running (the caller interrupts it); what it printed so far goes with the error.
       if (e instanceof ExpectTimeout) throw this.timeoutError(action, cleanOutput(this.term.take()));
@@ -384,12 +395,12 @@ export class BashSession {
     };
   }
 
-  private async runInteractive(action: BashAction, signal: AbortSignal): Promise<BashObservation> {
+  private async runInteractive(action: BashAction, cancel: Cancellation): Promise<BashObservation> {
     this.term.write(`${action.command}\n`);
     const patterns: Pattern[] = [...action.expect.map((p) => new UserRegex(p)), new Literal(PS1)];
     let r: ExpectResult;
     try {
-      r = await this.term.expect(patterns, seconds(action.timeout), signal);
+      r = await this.term.expect(patterns, seconds(action.timeout), cancel);
     } catch (e) {
       if (e instanceof ExpectTimeout) throw this.timeoutError(action, cleanOutput(this.term.take()));
       throw e;

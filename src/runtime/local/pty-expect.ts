@@ -149,6 +149,28 @@ export class ExpectEOF extends Error {
   }
 }
 
+/**
+ * What an interrupt uses to take the terminal from a running `expect`. An AbortController would do, but
+ * creating one and adding and removing its listener cost more per command than the rest of `expect`.
+ */
+export class Cancellation {
+  aborted = false;
+  private listener: (() => void) | undefined;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const l = this.listener;
+    this.listener = undefined;
+    l?.();
+  }
+
+  /** The one function `abort()` calls (an expect in progress); undefined removes it. */
+  setListener(fn: (() => void) | undefined): void {
+    this.listener = fn;
+  }
+}
+
 interface Waiter {
   patterns: Pattern[];
   resolve(r: ExpectResult): void;
@@ -214,16 +236,19 @@ export class PtyExpect {
 
   /**
    * Waits for the earliest match of any pattern; `timeoutMs` null waits as long as the process lives.
-   * `signal` ends the wait early with `ExpectAborted` (nothing is consumed).
+   * `cancel` ends the wait early with `ExpectAborted` (nothing is consumed).
    */
-  expect(patterns: Pattern[], timeoutMs: number | null, signal?: AbortSignal): Promise<ExpectResult> {
+  expect(patterns: Pattern[], timeoutMs: number | null, cancel?: Cancellation): Promise<ExpectResult> {
     if (this.waiter) return Promise.reject(new Error("concurrent expect on one pty"));
+    // Often the text is already here (the prompt arrives with the marker before it): no timer, no listener.
+    const now = this.match(patterns);
+    if (now) return Promise.resolve(now);
     return new Promise<ExpectResult>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => this.waiter?.reject(new ExpectAborted(this.buf.toString()));
       const done = () => {
         if (timer) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
+        cancel?.setListener(undefined);
         this.waiter = undefined;
       };
       this.waiter = {
@@ -240,11 +265,10 @@ export class PtyExpect {
       if (timeoutMs !== null) {
         timer = setTimeout(() => this.waiter?.reject(new ExpectTimeout(this.buf.toString())), timeoutMs);
       }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (this.check()) return;
+      cancel?.setListener(onAbort);
       if (this.exit) {
         this.waiter?.reject(new ExpectEOF(this.buf.toString(), this.exit.exitCode, this.exit.signal));
-      } else if (signal?.aborted) {
+      } else if (cancel?.aborted) {
         onAbort();
       }
     });
@@ -274,14 +298,24 @@ export class PtyExpect {
   private check(): boolean {
     const w = this.waiter;
     if (!w) return false;
-    let best: { index: number; m: Match } | undefined;
-    w.patterns.forEach((p, index) => {
-      const m = p.find(this.buf);
-      if (m && (!best || m.start < best.m.start)) best = { index, m };
-    });
-    if (!best) return false;
-    w.resolve(this.consume(best.index, best.m));
+    const r = this.match(w.patterns);
+    if (!r) return false;
+    w.resolve(r);
     return true;
+  }
+
+  /** The earliest match of any pattern in the buffer, consumed; ties go to the pattern listed first. */
+  private match(patterns: Pattern[]): ExpectResult | null {
+    let bestIndex = -1;
+    let best: Match | null = null;
+    for (let index = 0; index < patterns.length; index++) {
+      const m = (patterns[index] as Pattern).find(this.buf);
+      if (m && (!best || m.start < best.start)) {
+        best = m;
+        bestIndex = index;
+      }
+    }
+    return best ? this.consume(bestIndex, best) : null;
   }
 
   private consume(index: number, m: Match): ExpectResult {
