@@ -153,19 +153,21 @@ for (const cls of [
   registry.set(cls.classPath, cls);
 }
 
+/** The Python built-in a SWE-ReX peer expects for each Node system error code. */
+export const ERRNO_CLASSES: Readonly<Record<string, ErrorClass>> = {
+  ENOENT: FileNotFoundError,
+  EISDIR: IsADirectoryError,
+  ENOTDIR: NotADirectoryError,
+  EACCES: PermissionError,
+  EPERM: PermissionError,
+  EEXIST: FileExistsError,
+};
+
 /** Maps a Node system error (`ENOENT`, ...) to the Python built-in a SWE-ReX peer expects. */
 export function fromNodeError(err: unknown): unknown {
   if (err instanceof SwerexError || !(err instanceof Error)) return err;
   const code = (err as NodeJS.ErrnoException).code;
-  const classes: Record<string, ErrorClass> = {
-    ENOENT: FileNotFoundError,
-    EISDIR: IsADirectoryError,
-    ENOTDIR: NotADirectoryError,
-    EACCES: PermissionError,
-    EPERM: PermissionError,
-    EEXIST: FileExistsError,
-  };
-  const cls = code ? classes[code] : undefined;
+  const cls = code ? ERRNO_CLASSES[code] : undefined;
   return cls ? new cls(err.message, { cause: err }) : err;
 }
 

@@ -306,14 +306,27 @@ export class BashSession {
     return e;
   }
 
-  private timeoutError(action: BashAction, partial: string): CommandTimeoutError {
-    const t = action.timeout === null ? "None" : pyFloat(action.timeout);
-    return new CommandTimeoutError(
-      `timeout after ${t} seconds while running command ${pyRepr(action.command)}`,
-      {
-        extraInfo: { output: partial },
-      },
-    );
+  /**
+   * Waits for one of `patterns` within the action's timeout. On a timeout the command keeps running (the caller
+   * interrupts it) and what it printed so far goes with the error.
+   */
+  private async expectOrTimeout(
+    action: BashAction,
+    patterns: Pattern[],
+    cancel: Cancellation,
+  ): Promise<ExpectResult> {
+    try {
+      return await this.term.expect(patterns, seconds(action.timeout), cancel);
+    } catch (e) {
+      if (!(e instanceof ExpectTimeout)) throw e;
+      const t = action.timeout === null ? "None" : pyFloat(action.timeout);
+      throw new CommandTimeoutError(
+        `timeout after ${t} seconds while running command ${pyRepr(action.command)}`,
+        {
+          extraInfo: { output: cleanOutput(this.term.take()) },
+        },
+      );
+    }
   }
 
   /**
@@ -348,14 +361,7 @@ export class BashSession {
 
     const bad = new PrefixedMarker(`SWEREX_BAD_${id}:`, /(\d+)\r?\n/y);
     const patterns: Pattern[] = [...action.expect.map((p) => new UserRegex(p)), end(), bad];
-    let r: ExpectResult;
-    try {
-      r = await this.term.expect(patterns, seconds(action.timeout), cancel);
-    } catch (e) {
-      // The command keeps running (the caller interrupts it); what it printed so far goes with the error.
-      if (e instanceof ExpectTimeout) throw this.timeoutError(action, cleanOutput(this.term.take()));
-      throw e;
-    }
+    const r = await this.expectOrTimeout(action, patterns, cancel);
     if (r.index === patterns.length - 1) {
       await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
       this.cmdFileInUse = false;
@@ -398,13 +404,7 @@ export class BashSession {
   private async runInteractive(action: BashAction, cancel: Cancellation): Promise<BashObservation> {
     this.term.write(`${action.command}\n`);
     const patterns: Pattern[] = [...action.expect.map((p) => new UserRegex(p)), new Literal(PS1)];
-    let r: ExpectResult;
-    try {
-      r = await this.term.expect(patterns, seconds(action.timeout), cancel);
-    } catch (e) {
-      if (e instanceof ExpectTimeout) throw this.timeoutError(action, cleanOutput(this.term.take()));
-      throw e;
-    }
+    const r = await this.expectOrTimeout(action, patterns, cancel);
     let output = cleanOutput(r.before);
     if (action.is_interactive_quit) {
       // The program may have left echo on; turn it off and drop every prompt it left behind.

@@ -1,13 +1,6 @@
 /** Python-style `OSError` messages (`[Errno 2] No such file or directory: 'x'`) for Node system errors. */
 import { constants } from "node:os";
-import {
-  FileExistsError,
-  FileNotFoundError,
-  IsADirectoryError,
-  NotADirectoryError,
-  PermissionError,
-  SwerexError,
-} from "../errors.js";
+import { ERRNO_CLASSES, SwerexError } from "../errors.js";
 import { pyRepr } from "./pyrepr.js";
 
 const STRERROR: Record<string, string> = {
@@ -20,20 +13,11 @@ const STRERROR: Record<string, string> = {
   ENOEXEC: "Exec format error",
 };
 
-const CLASSES: Record<string, typeof SwerexError> = {
-  ENOENT: FileNotFoundError,
-  EISDIR: IsADirectoryError,
-  ENOTDIR: NotADirectoryError,
-  EACCES: PermissionError,
-  EPERM: PermissionError,
-  EEXIST: FileExistsError,
-};
-
 /** The error Python would raise for `code` on `path`; unknown codes give a plain `SwerexError` with the same text. */
 export function osError(code: string, path: string, cause?: unknown): SwerexError {
   const errno = (constants.errno as Record<string, number>)[code] ?? 0;
   const text = STRERROR[code] ?? code;
-  const cls = CLASSES[code] ?? SwerexError;
+  const cls = ERRNO_CLASSES[code] ?? SwerexError;
   return new cls(`[Errno ${errno}] ${text}: ${pyRepr(path)}`, { cause });
 }
 
