@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildBundle } from "../src/bundle/build.js";
 import { DockerDeployment } from "../src/deployment/docker/deployment.js";
-import { pingEngine, sharedDockerClient } from "../src/deployment/docker/engine.js";
+import { pingEngine, sharedDockerClient } from "../src/docker/engine.js";
 import { ensureBusyboxImage } from "../test/docker/images.js";
 import { type LatencyStats, latencyStats } from "./lib/stats.js";
 

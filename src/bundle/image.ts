@@ -6,7 +6,7 @@
 import { rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type Docker from "dockerode";
-import { followProgress, sharedDockerClient } from "../deployment/docker/engine.js";
+import { followProgress, sharedDockerClient } from "../docker/engine.js";
 import { type BundleInfo, buildBundle } from "./build.js";
 import { BUNDLE_MOUNT_PATH } from "./paths.js";
 

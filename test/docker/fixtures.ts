@@ -8,7 +8,7 @@ import type Docker from "dockerode";
 import { describe } from "vitest";
 import { buildBundle } from "../../src/bundle/build.js";
 import { DockerDeployment } from "../../src/deployment/docker/deployment.js";
-import { pingEngine, sharedDockerClient } from "../../src/deployment/docker/engine.js";
+import { pingEngine, sharedDockerClient } from "../../src/docker/engine.js";
 import { ensureBusyboxImage, ensureDebianImage } from "./images.js";
 
 export const docker: Docker = sharedDockerClient();

@@ -10,7 +10,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
-import { followProgress, imageExists } from "../../src/deployment/docker/engine.js";
+import { followProgress, imageExists } from "../../src/docker/engine.js";
 
 export const BUSYBOX_IMAGE = "swerex-test/busybox:1";
 export const DEBIAN_IMAGE = "swerex-test/debian-bookworm:1";

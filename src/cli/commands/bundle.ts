@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { buildBundle } from "../../bundle/build.js";
 import { buildBundleImage, DEFAULT_BUNDLE_IMAGE_TAG } from "../../bundle/image.js";
 import { LAUNCHER_NAME } from "../../bundle/paths.js";
-import { engineMessage } from "../../deployment/docker/engine.js";
+import { engineMessage } from "../../docker/engine.js";
 
 export const description = "build the runtime bundle (bundle build) or an image holding it (bundle image)";
 

@@ -4,8 +4,8 @@
  * process on this host is gone. One line per container on stdout.
  */
 import { parseArgs } from "node:util";
-import { engineMessage } from "../../deployment/docker/engine.js";
 import { reapContainers } from "../../deployment/docker/reap.js";
+import { engineMessage } from "../../docker/engine.js";
 
 export const description = "remove Docker containers left behind by killed swerex processes";
 

@@ -12,6 +12,14 @@ import { join } from "node:path";
 import type Docker from "dockerode";
 import { buildBundle } from "../../bundle/build.js";
 import { BUNDLE_MOUNT_PATH, defaultBundleDir, LAUNCHER_NAME } from "../../bundle/paths.js";
+import {
+  demuxLogs,
+  engineMessage,
+  engineStatus,
+  followProgress,
+  imageExists,
+  sharedDockerClient,
+} from "../../docker/engine.js";
 import { DeploymentStartupError, DockerPullError, PythonTimeoutError } from "../../runtime/errors.js";
 import { RemoteRuntime, waitUntilAlive } from "../../runtime/index.js";
 import type { IsAliveResponse } from "../../runtime/protocol.js";
@@ -21,14 +29,6 @@ import { LABEL_KEEP, ownerLabels } from "../owner.js";
 import { registerDeployment, unregisterDeployment } from "../registry.js";
 import { DockerDeploymentConfig, type DockerDeploymentConfigInput } from "./config.js";
 import { applyDockerArgs, type ContainerSettings, emptySettings } from "./docker-args.js";
-import {
-  demuxLogs,
-  engineMessage,
-  engineStatus,
-  followProgress,
-  imageExists,
-  sharedDockerClient,
-} from "./engine.js";
 import { parseCpus, parseSize } from "./units.js";
 
 /** The server's port inside the container (SWE-ReX uses 8000 too). */

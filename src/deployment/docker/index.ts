@@ -1,3 +1,4 @@
+export { pingEngine, sharedDockerClient } from "../../docker/engine.js";
 export {
   DockerArgsError,
   DockerDeploymentConfig,
@@ -6,5 +7,4 @@ export {
 } from "./config.js";
 export { containerNameFor, DockerDeployment, type DockerDeploymentOptions } from "./deployment.js";
 export { applyDockerArgs, type ContainerSettings, SUPPORTED_DOCKER_ARGS } from "./docker-args.js";
-export { pingEngine, sharedDockerClient } from "./engine.js";
 export { parseSize } from "./units.js";

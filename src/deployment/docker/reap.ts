@@ -4,6 +4,7 @@
  * gone are touched; containers of live processes, or of processes on other hosts, are left alone.
  */
 import type Docker from "dockerode";
+import { engineMessage, engineStatus, sharedDockerClient } from "../../docker/engine.js";
 import {
   LABEL_KEEP,
   LABEL_MANAGED,
@@ -12,7 +13,6 @@ import {
   type OwnerState,
   ownerState,
 } from "../owner.js";
-import { engineMessage, engineStatus, sharedDockerClient } from "./engine.js";
 
 export interface ReapOptions {
   docker?: Docker;

@@ -1,4 +1,7 @@
-/** Small helpers over dockerode shared by the deployment, the reaper and the bundle image builder. */
+/**
+ * Small helpers over dockerode (the Docker Engine API client), shared by the Docker deployment, the reaper
+ * and the bundle image builder; a leaf module, so none of those depend on each other through it.
+ */
 import Docker from "dockerode";
 
 let shared: Docker | undefined;
