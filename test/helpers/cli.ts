@@ -11,13 +11,14 @@ export interface CliResult {
 const ROOT = join(import.meta.dirname, "../..");
 
 /**
- * Spawns `swerex <args>`; `done` settles when it exits. A process still running after `timeoutMs` is killed
+ * Spawns `swerex <args>`; `exited` settles with its exit code as soon as the process exits, `done` once its
+ * output streams have closed too; `output()` is everything it printed so far (stdout and stderr interleaved). A process still running after `timeoutMs` is killed
  * and `done` rejects, naming the command and its stderr so far.
  */
 export function spawnSwerex(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): { child: ChildProcess; done: Promise<CliResult> } {
+): { child: ChildProcess; done: Promise<CliResult>; exited: Promise<number | null>; output(): string } {
   const timeoutMs = opts.timeoutMs ?? 90_000;
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/swerex.ts", ...args], {
     cwd: ROOT,
@@ -26,12 +27,16 @@ export function spawnSwerex(
   });
   let stdout = "";
   let stderr = "";
+  let both = "";
   child.stdout?.on("data", (d: Buffer) => {
     stdout += d.toString();
+    both += d.toString();
   });
   child.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();
+    both += d.toString();
   });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const done = new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -48,5 +53,5 @@ export function spawnSwerex(
       resolve({ code, stdout, stderr });
     });
   });
-  return { child, done };
+  return { child, done, exited, output: () => both };
 }

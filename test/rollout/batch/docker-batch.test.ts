@@ -3,7 +3,6 @@
  * no pytest, no network): gold trajectories resolve, the broken one does not, no container is left. Then a
  * SIGINT in the middle of a run: the CLI exits 130 and every container of the run is gone.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,6 +19,7 @@ import {
   removeContainersWithLabel,
   testBundle,
 } from "../../docker/fixtures.js";
+import { spawnSwerex } from "../../helpers/cli.js";
 
 const label = fileLabel();
 let dir = "";
@@ -105,12 +105,8 @@ describeDocker("run-batch on the Docker deployment", { timeout: 600_000 }, () =>
       }),
     );
     await writeFile(recording, `${lines.join("\n")}\n`);
-    const child = spawn(
-      process.execPath,
+    const { child, done, exited, output } = spawnSwerex(
       [
-        "--import",
-        "tsx",
-        "src/cli/swerex.ts",
         "run-batch",
         `--config=${await configFile("sigint.yaml")}`,
         "--instances.filter=stats-median|slugify",
@@ -119,29 +115,26 @@ describeDocker("run-batch on the Docker deployment", { timeout: 600_000 }, () =>
         "--num_workers=2",
         `--output_dir=${join(dir, "sigint-out")}`,
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      { timeoutMs: 600_000 },
     );
-    let log = "";
-    child.stdout.on("data", (d: Buffer) => (log += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
     try {
       // Wait until both sandboxes are up and their agents busy.
       const deadline = Date.now() + 240_000;
       while ((await containersWithLabel(label.filter)).length < 2 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 500));
       }
-      expect((await containersWithLabel(label.filter)).length, log).toBe(2);
+      expect((await containersWithLabel(label.filter)).length, output()).toBe(2);
       await new Promise((r) => setTimeout(r, 3000));
       child.kill("SIGINT");
       const code = await Promise.race([
         exited,
         new Promise<"hung">((r) => setTimeout(() => r("hung"), 90_000)),
       ]);
-      expect(code, log).toBe(130);
+      expect(code, output()).toBe(130);
       expect(await containersWithLabel(label.filter)).toEqual([]);
     } finally {
       child.kill("SIGKILL");
+      await done;
     }
   });
 });

@@ -2,12 +2,13 @@
  * SIGINT in the middle of `swerex run-batch` on the local deployment: the CLI exits 130 only after the running
  * agents' commands are killed and their scratch checkouts removed (a local "sandbox" is this machine).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { spawnSwerex } from "../../helpers/cli.js";
 
 let dir = "";
 const tag = `sigint${process.pid}x${Date.now()}`;
@@ -45,12 +46,8 @@ it("SIGINT mid-run: exit 130, commands killed, scratch checkouts removed", { tim
     }),
   );
   await writeFile(join(dir, "rec.jsonl"), `${recording.join("\n")}\n`);
-  const child = spawn(
-    process.execPath,
+  const { child, done, exited, output } = spawnSwerex(
     [
-      "--import",
-      "tsx",
-      "src/cli/swerex.ts",
       "run-batch",
       `--instances.path=${join(dir, "tasks.jsonl")}`,
       "--policy.type=replay",
@@ -58,12 +55,8 @@ it("SIGINT mid-run: exit 130, commands killed, scratch checkouts removed", { tim
       "--num_workers=2",
       `--output_dir=${join(dir, "out")}`,
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { timeoutMs: 600_000 },
   );
-  let log = "";
-  child.stdout.on("data", (d: Buffer) => (log += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
   const running = () =>
     execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
       .split("\n")
@@ -71,14 +64,14 @@ it("SIGINT mid-run: exit 130, commands killed, scratch checkouts removed", { tim
   try {
     const deadline = Date.now() + 120_000;
     while (running().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 300));
-    expect(running().length, log).toBe(2);
+    expect(running().length, output()).toBe(2);
     expect((await scratchDirs()).length).toBe(2);
     child.kill("SIGINT");
     const code = await Promise.race([
       exited,
       new Promise<"hung">((r) => setTimeout(() => r("hung"), 60_000)),
     ]);
-    expect(code, log).toBe(130);
+    expect(code, output()).toBe(130);
     expect(running()).toEqual([]);
     expect(await scratchDirs()).toEqual([]);
     expect(
@@ -88,5 +81,6 @@ it("SIGINT mid-run: exit 130, commands killed, scratch checkouts removed", { tim
     ).not.toContain('"status":"completed"');
   } finally {
     child.kill("SIGKILL");
+    await done;
   }
 });
