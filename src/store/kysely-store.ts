@@ -33,6 +33,7 @@ import type {
   IdempotencyRecord,
   NewRollout,
   NewSandbox,
+  OnceResult,
   Page,
   RolloutPatch,
   RolloutQuery,
@@ -187,6 +188,34 @@ export class KyselyStore implements Store {
     throw new Error(`idempotency key kept vanishing between insert and read (${IDEMPOTENCY_ATTEMPTS} tries)`);
   }
 
+  insertSandboxOnce(
+    rec: NewSandbox,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+  ): Promise<OnceResult<SandboxRecord>> {
+    return this.#insertOnce(
+      "sandboxes",
+      "sandbox_metadata",
+      sandboxToRow(rec, 1),
+      rec.metadata,
+      idem,
+      rowToSandbox,
+    );
+  }
+
+  insertRolloutOnce(
+    rec: NewRollout,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+  ): Promise<OnceResult<RolloutRecord>> {
+    return this.#insertOnce(
+      "rollouts",
+      "rollout_metadata",
+      rolloutToRow(rec, 1),
+      rec.metadata,
+      idem,
+      rowToRollout,
+    );
+  }
+
   async getIdempotency(owner: string, key: string): Promise<IdempotencyRecord | undefined> {
     return this.#db
       .selectFrom("idempotency_keys")
@@ -266,21 +295,64 @@ export class KyselyStore implements Store {
     row: SandboxRow | RolloutRow,
     metadata: Record<string, string> | undefined,
   ): Promise<void> {
-    const meta = metadataRows(row.id, metadata);
-    if (meta.length === 0) {
-      await this.#db
-        .insertInto(table)
-        .values(row as SandboxRow & RolloutRow)
-        .execute();
+    // One statement needs no transaction; a record with metadata rows does.
+    if (Object.keys(metadata ?? {}).length === 0) {
+      await writeVersioned(this.#db, table, metaTable, row, metadata);
       return;
     }
-    await this.#db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto(table)
-        .values(row as SandboxRow & RolloutRow)
-        .execute();
-      await tx.insertInto(metaTable).values(meta).execute();
-    });
+    await this.#db.transaction().execute((tx) => writeVersioned(tx, table, metaTable, row, metadata));
+  }
+
+  async #insertOnce<R>(
+    table: VersionedTable,
+    metaTable: MetadataTable,
+    row: SandboxRow | RolloutRow,
+    metadata: Record<string, string> | undefined,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+    decode: (row: SandboxRow & RolloutRow) => R,
+  ): Promise<OnceResult<R>> {
+    const key: IdempotencyRow = {
+      owner: idem.owner,
+      key: idem.key,
+      kind: idem.kind,
+      request_hash: idem.request_hash,
+      resource_id: row.id,
+      created_at: idem.created_at,
+    };
+    for (let attempt = 0; attempt < IDEMPOTENCY_ATTEMPTS; attempt++) {
+      const result = await this.#db.transaction().execute(async (tx): Promise<OnceResult<R> | undefined> => {
+        // On PostgreSQL a racing transaction's insert of the same key waits here until the first commits.
+        const inserted = await tx
+          .insertInto("idempotency_keys")
+          .values(key)
+          .onConflict((oc) => oc.columns(["owner", "key"]).doNothing())
+          .returningAll()
+          .executeTakeFirst();
+        if (inserted) {
+          await writeVersioned(tx, table, metaTable, row, metadata);
+          return { created: true, idempotency: inserted, record: decode(row as SandboxRow & RolloutRow) };
+        }
+        const existing = await tx
+          .selectFrom("idempotency_keys")
+          .selectAll()
+          .where("owner", "=", idem.owner)
+          .where("key", "=", idem.key)
+          .executeTakeFirst();
+        if (!existing) return undefined;
+        const stored = await tx
+          .selectFrom(table)
+          .selectAll()
+          .where("id", "=", existing.resource_id)
+          .executeTakeFirst();
+        return {
+          created: false,
+          idempotency: existing,
+          record: stored && decode(stored as SandboxRow & RolloutRow),
+        };
+      });
+      if (result) return result;
+    }
+    throw new Error(`idempotency key kept vanishing between insert and read (${IDEMPOTENCY_ATTEMPTS} tries)`);
   }
 
   async #updateVersioned(
@@ -391,6 +463,22 @@ function commonFilters<EB>(ebIn: EB, metaTable: MetadataTable, q: CommonQuery) {
     );
   }
   return conds as ReturnType<SandboxEb>[];
+}
+
+/** Inserts a record and its metadata index rows with `exec` (inside the caller's transaction when needed). */
+async function writeVersioned(
+  exec: Kysely<Tables>,
+  table: VersionedTable,
+  metaTable: MetadataTable,
+  row: SandboxRow | RolloutRow,
+  metadata: Record<string, string> | undefined,
+): Promise<void> {
+  await exec
+    .insertInto(table)
+    .values(row as SandboxRow & RolloutRow)
+    .execute();
+  const meta = metadataRows(row.id, metadata);
+  if (meta.length > 0) await exec.insertInto(metaTable).values(meta).execute();
 }
 
 function afterCursor<EB>(ebIn: EB, after: CursorPosition) {

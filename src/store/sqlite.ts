@@ -14,7 +14,17 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { type DialectAdapter, SqliteAdapter, SqliteDialect, type SqliteStatement } from "kysely";
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  SqliteAdapter,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  type SqliteStatement,
+} from "kysely";
 import Database from "libsql";
 
 /** How long a statement waits for another connection's lock (a backup, the `sqlite3` shell) before failing. */
@@ -69,7 +79,28 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
+/**
+ * Transactions take the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that read first and
+ * then wrote could fail with SQLITE_BUSY, without waiting, when another connection (a backup) wrote between.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+}
+
 class LibsqlDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
   }

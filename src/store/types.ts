@@ -97,6 +97,14 @@ export interface IdempotencyRecord {
   created_at: number;
 }
 
+export interface OnceResult<T> {
+  /** True only for the call whose key was new (it inserted the record). */
+  created: boolean;
+  /** The stored key: compare its `request_hash` with the request's (another body is a 422). */
+  idempotency: IdempotencyRecord;
+  record: T | undefined;
+}
+
 export const ROLLOUT_STATES = ["queued", "running", "completed", "failed", "cancelled"] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
 
@@ -155,6 +163,16 @@ export interface Store {
    */
   putIdempotency(rec: IdempotencyRecord): Promise<{ record: IdempotencyRecord; created: boolean }>;
   getIdempotency(owner: string, key: string): Promise<IdempotencyRecord | undefined>;
+  /**
+   * `putIdempotency` and `insertSandbox` in one transaction, so no crash can leave a key without its
+   * sandbox: when (owner, key) is new, records the key with `resource_id = rec.id`, inserts `rec` and
+   * answers `created: true`; otherwise writes nothing and answers the stored key and the sandbox it names
+   * (undefined when that record does not exist). Of concurrent calls with one key, exactly one creates.
+   */
+  insertSandboxOnce(
+    rec: NewSandbox,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+  ): Promise<OnceResult<SandboxRecord>>;
   /** Drops keys older than `before` (epoch ms); returns how many. */
   pruneIdempotency(before: number): Promise<number>;
 
@@ -163,6 +181,11 @@ export interface Store {
   updateRollout(id: string, patch: RolloutPatch, expectVersion?: number): Promise<RolloutRecord | undefined>;
   listRollouts(q: RolloutQuery): Promise<Page<RolloutRecord>>;
   countRollouts(q: Omit<RolloutQuery, "limit" | "cursor">): Promise<number>;
+  /** `insertSandboxOnce` for rollouts. */
+  insertRolloutOnce(
+    rec: NewRollout,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+  ): Promise<OnceResult<RolloutRecord>>;
 
   /**
    * Leader election for background duties shared by replicas: takes or renews the named lease for `holder`

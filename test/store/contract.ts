@@ -17,6 +17,7 @@ import {
   MIGRATIONS,
   type NewRollout,
   type NewSandbox,
+  type SandboxRecord,
   type Store,
   StoreArgumentError,
 } from "../../src/store/index.js";
@@ -326,6 +327,66 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect(await store().getIdempotency(owner, key)).toEqual(winner);
       });
 
+      it("insertSandboxOnce: of concurrent creates with one key exactly one inserts; all see its record", async () => {
+        const owner = uniq("owner");
+        const key = uniq("key");
+        const attempts = Array.from({ length: 16 }, (_, i) =>
+          newSandbox({ owner, metadata: { try: String(i) } }),
+        );
+        const results = await Promise.all(
+          attempts.map((rec, i) =>
+            (i % 2 ? replica() : store()).insertSandboxOnce(rec, {
+              owner,
+              key,
+              kind: "sandbox",
+              request_hash: "same-body",
+              created_at: 7000,
+            }),
+          ),
+        );
+        const created = results.filter((r) => r.created);
+        expect(created).toHaveLength(1);
+        const winner = created[0]?.record as SandboxRecord;
+        expect(winner.version).toBe(1);
+        for (const r of results) {
+          expect(r.record).toEqual(winner);
+          expect(r.idempotency).toEqual({
+            owner,
+            key,
+            kind: "sandbox",
+            request_hash: "same-body",
+            resource_id: winner.id,
+            created_at: 7000,
+          });
+        }
+        // One sandbox, and its metadata index row, exist; the losers wrote nothing.
+        expect(await store().countSandboxes({ owner })).toBe(1);
+        expect(await store().countSandboxes({ owner, metadata: winner.metadata })).toBe(1);
+        // A retry after the fact (as after a restart) finds the same sandbox.
+        const again = await store().insertSandboxOnce(newSandbox({ owner }), {
+          owner,
+          key,
+          kind: "sandbox",
+          request_hash: "other-body",
+          created_at: 8000,
+        });
+        expect(again).toEqual({ created: false, idempotency: results[0]?.idempotency, record: winner });
+      });
+
+      it("insertSandboxOnce with a key whose record is missing answers the key and no record", async () => {
+        const owner = uniq("owner");
+        const key = uniq("key");
+        const idem = { owner, key, kind: "sandbox", request_hash: "h", created_at: 1_000_000 };
+        await store().putIdempotency({ ...idem, resource_id: "sbx-gone" });
+        const res = await store().insertSandboxOnce(newSandbox({ owner }), idem);
+        expect(res).toEqual({
+          created: false,
+          idempotency: { ...idem, resource_id: "sbx-gone" },
+          record: undefined,
+        });
+        expect(await store().countSandboxes({ owner })).toBe(0);
+      });
+
       it("keys are per owner; get of an unknown key is undefined; prune drops only older keys", async () => {
         const key = uniq("key");
         const [o1, o2] = [uniq("owner"), uniq("owner")];
@@ -333,7 +394,7 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect((await store().putIdempotency({ ...base, owner: o1, created_at: 10 })).created).toBe(true);
         expect((await store().putIdempotency({ ...base, owner: o2, created_at: 20 })).created).toBe(true);
         expect(await store().getIdempotency(uniq("owner"), key)).toBeUndefined();
-        // Keys from other tests are all far newer than 15, so exactly o1's goes.
+        // Every other test makes keys with created_at >= 1000, so exactly o1's goes.
         expect(await store().pruneIdempotency(15)).toBe(1);
         expect(await store().getIdempotency(o1, key)).toBeUndefined();
         expect(await store().getIdempotency(o2, key)).toEqual({ ...base, owner: o2, created_at: 20 });
@@ -380,6 +441,20 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect(await store().countRollouts({ owner, metadata: { group: "g2" } })).toBe(3);
         const completed = await store().listRollouts({ owner, states: ["completed"] });
         expect(completed.items.map((r) => r.id)).toEqual([first.id]);
+      });
+
+      it("insertRolloutOnce: one rollout per key, also under concurrent retries on two replicas", async () => {
+        const owner = uniq("owner");
+        const idem = { owner, key: uniq("key"), kind: "rollout", request_hash: "h", created_at: 1_000_000 };
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            (i % 2 ? replica() : store()).insertRolloutOnce(newRollout({ owner }), idem),
+          ),
+        );
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        const winner = results.find((r) => r.created)?.record;
+        for (const r of results) expect(r.record).toEqual(winner);
+        expect(await store().countRollouts({ owner })).toBe(1);
       });
     });
 
