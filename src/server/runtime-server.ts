@@ -31,9 +31,10 @@ import {
 } from "../runtime/protocol.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { apiKeyChecker } from "./api-key.js";
+import { acceptAnyContentType, jsonBodyOf } from "./body.js";
 import { type CachedReply, RequestIdCache, type RequestIdCacheOptions } from "./request-id-cache.js";
 import { placeUpload, receiveUpload } from "./upload.js";
-import { jsonDecodeIssue, parseBody, RequestValidationError } from "./validation.js";
+import { parseBody, RequestValidationError } from "./validation.js";
 
 export interface RuntimeServerOptions {
   runtime: Runtime;
@@ -108,16 +109,7 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
   const cache = new RequestIdCache(opts.requestIdCache);
   const checkKey = apiKeyChecker(opts.authToken);
 
-  // An empty JSON body means "no body" (a /close sent with a JSON content type); bad JSON is a 422 as in FastAPI.
-  const defaultJson = app.getDefaultJsonParser("error", "ignore");
-  app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit }, (req, body, done) => {
-    if (body.length === 0) return done(null, undefined);
-    defaultJson(req, body as string, (err, parsed) => {
-      if (err) return done(new RequestValidationError([jsonDecodeIssue(err.message)]), undefined);
-      done(null, parsed);
-    });
-  });
+  acceptAnyContentType(app, bodyLimit);
   app.register(multipart, { limits: { fileSize: uploadLimit, files: 1, fields: 16 } });
 
   // Auth runs before routing, so an unauthenticated request to any path (even a wrong method) gets 403/401.
@@ -173,7 +165,7 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
     call: (body: z.output<S>) => Promise<unknown>,
   ) {
     app.post(path, (req, reply) =>
-      send(req, reply, () => answer(() => call(parseBody(schema, req.body)), out)),
+      send(req, reply, () => answer(() => call(parseBody(schema, jsonBodyOf(req))), out)),
     );
   }
 
