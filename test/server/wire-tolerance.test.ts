@@ -97,7 +97,10 @@ describe("wire tolerance (FastAPI's content-type rules)", () => {
       requestsLib("GET", "/is_alive"),
     ]) {
       const r = await rawSocket(server.url, req);
-      expect({ req: req.split("\r\n")[0], status: r.status }).toEqual({ req: req.split("\r\n")[0], status: 200 });
+      expect({ req: req.split("\r\n")[0], status: r.status }).toEqual({
+        req: req.split("\r\n")[0],
+        status: 200,
+      });
     }
   });
 
@@ -116,7 +119,12 @@ describe("wire tolerance (FastAPI's content-type rules)", () => {
   });
 
   it("parses the body as JSON when the content type is missing, application/json; charset or *+json", async () => {
-    for (const type of [undefined, "application/json; charset=utf-8", "application/vnd.api+json", "Application/JSON"]) {
+    for (const type of [
+      undefined,
+      "application/json; charset=utf-8",
+      "application/vnd.api+json",
+      "Application/JSON",
+    ]) {
       const r = await rawSocket(server.url, post("/execute", type, EXECUTE));
       expect({ type, status: r.status }).toEqual({ type, status: 200 });
     }
