@@ -5,6 +5,7 @@
  * whatever body and content type arrive (SWE-ReX's `close()` under aiohttp 3.8 sends
  * `Content-Type: application/octet-stream` with an empty body). Nothing here answers 415.
  */
+import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { jsonDecodeIssue, RequestValidationError } from "./validation.js";
 
@@ -57,4 +58,10 @@ export function jsonBodyOf(req: FastifyRequest): unknown {
       msg: "Input should be a valid dictionary or object to extract fields from",
     },
   ]);
+}
+
+/** A digest of the body as received, for the request-id cache: the same id with another body is another request. */
+export function bodyDigest(body: unknown): string {
+  const bytes = body instanceof RawBody ? body.bytes : Buffer.alloc(0);
+  return createHash("sha256").update(bytes).digest("base64url");
 }

@@ -61,7 +61,11 @@ describe("the local runtime with timeouts above Node's timer limit", () => {
 
   it("a session with startup_timeout 3e6 s starts, and a command with timeout 3e6 s runs to its end", async () => {
     await rt.createSession({ session: "huge", startup_timeout: HUGE_S });
-    const r = await rt.runInSession({ session: "huge", command: "sleep 0.3; echo finished", timeout: HUGE_S });
+    const r = await rt.runInSession({
+      session: "huge",
+      command: "sleep 0.3; echo finished",
+      timeout: HUGE_S,
+    });
     expect(r).toMatchObject({ output: "finished\n", exit_code: 0 });
   });
 
