@@ -29,6 +29,7 @@ import type {
   BashObservation,
   CreateBashSessionRequest,
 } from "../protocol.js";
+import { delay as sleep } from "../timer.js";
 import { bashSyntaxError } from "./bash-check.js";
 import { isPlainBashCommand } from "./bash-plain.js";
 import { decodeBytes } from "./codec.js";
@@ -563,8 +564,4 @@ async function readCheckOutput(path: string): Promise<string> {
   } catch {
     return "";
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
