@@ -1,8 +1,8 @@
 /**
  * SQLite through `libsql` (better-sqlite3's API with a prebuilt binary) under Kysely's own SqliteDialect.
  * Kysely's driver needs only `prepare(sql)` and a statement's `reader`/`all`/`run`/`iterate`, which libsql
- * has with the same meaning; the thin adapter here adds a prepared-statement cache (preparing costs ~3x
- * running a primary-key lookup) and makes migrations transactional.
+ * has with the same meaning; the thin adapter here adds a prepared-statement cache (preparing costs about
+ * twice a primary-key lookup), takes the write lock at BEGIN, and makes migrations transactional.
  *
  * Durability: WAL with `synchronous=NORMAL`. A write resolves after SQLite committed it to the WAL; a killed
  * process (SIGKILL, OOM) loses nothing acknowledged, because the WAL is in the OS page cache the moment the

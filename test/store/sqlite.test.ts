@@ -86,6 +86,28 @@ describe("SQLite file specifics", () => {
     }
   });
 
+  it("VACUUM INTO (the documented online backup) copies a consistent, openable store", async () => {
+    const store = (await openMigrated(url())) as KyselyStore;
+    const backup = await tempSqliteDatabase();
+    try {
+      const rec = newSandbox({ metadata: { backup: "yes" } });
+      await store.insertSandbox(rec);
+      await sql`VACUUM INTO ${backup.path}`.execute(store.db);
+      const copy = await openMigrated(backup.url);
+      try {
+        expect(await copy.getSandbox(rec.id)).toEqual({ ...rec, version: 1 });
+        expect((await copy.listSandboxes({ metadata: { backup: "yes" } })).items.map((r) => r.id)).toEqual([
+          rec.id,
+        ]);
+      } finally {
+        await copy.close();
+      }
+    } finally {
+      await store.close();
+      await backup.drop();
+    }
+  });
+
   it("a writer killed with SIGKILL leaves a sound file holding every write it acknowledged", async () => {
     const killed = await tempSqliteDatabase();
     const owner = uniq("owner");
