@@ -41,6 +41,8 @@ import type {
   SandboxPatch,
   SandboxQuery,
   SandboxRecord,
+  SandboxState,
+  SandboxTally,
   Store,
 } from "./types.js";
 
@@ -151,6 +153,42 @@ export class KyselyStore implements Store {
       .where((eb) => this.#sandboxFilter(eb, q))
       .executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  async tallySandboxes(q: Omit<SandboxQuery, "limit" | "cursor"> = {}): Promise<SandboxTally[]> {
+    const rows = await this.#db
+      .selectFrom("sandboxes")
+      .select((eb) => ["state", "backend", eb.fn.countAll<number>().as("count")])
+      .where((eb) => this.#sandboxFilter(eb, q))
+      .groupBy(["state", "backend"])
+      .orderBy("state")
+      .orderBy("backend")
+      .execute();
+    return rows.map((r) => ({ state: r.state as SandboxState, backend: r.backend, count: Number(r.count) }));
+  }
+
+  async claimSandbox(
+    q: Omit<SandboxQuery, "limit" | "cursor">,
+    patch: SandboxPatch,
+  ): Promise<SandboxRecord | undefined> {
+    const row = await this.#db.transaction().execute(async (tx) => {
+      // The oldest match; on PostgreSQL a row another claimer has locked is skipped, not waited for, and
+      // one that a committed claim changed is re-checked against the filter (on SQLite the one writer
+      // makes the transaction atomic by itself).
+      let pick = tx
+        .selectFrom("sandboxes")
+        .select("id")
+        .where((eb) => this.#sandboxFilter(eb, q))
+        .orderBy("created_at")
+        .orderBy("id")
+        .limit(1);
+      if (this.kind === "postgres") pick = pick.forUpdate().skipLocked();
+      const picked = await pick.executeTakeFirst();
+      if (!picked) return undefined;
+      const set = sandboxPatchToRow(patch);
+      return updateVersioned(tx, "sandboxes", "sandbox_metadata", picked.id, set, patch.metadata, undefined);
+    });
+    return row && rowToSandbox(row as SandboxRow);
   }
 
   #sandboxFilter(eb: SandboxEb, q: Omit<SandboxQuery, "limit" | "cursor">) {
@@ -363,23 +401,10 @@ export class KyselyStore implements Store {
     metadata: Record<string, string> | undefined,
     expectVersion: number | undefined,
   ): Promise<SandboxRow | RolloutRow | undefined> {
-    const update = (db: Kysely<Tables>) => {
-      let q = db
-        .updateTable(table)
-        .set({ ...(set as Partial<SandboxRow & RolloutRow>), version: sql<number>`version + 1` })
-        .where("id", "=", id);
-      if (expectVersion !== undefined) q = q.where("version", "=", expectVersion);
-      return q.returningAll().executeTakeFirst() as Promise<SandboxRow | RolloutRow | undefined>;
-    };
-    if (metadata === undefined) return update(this.#db);
-    return this.#db.transaction().execute(async (tx) => {
-      const row = await update(tx);
-      if (!row) return undefined;
-      await tx.deleteFrom(metaTable).where("record_id", "=", id).execute();
-      const meta = metadataRows(id, metadata);
-      if (meta.length > 0) await tx.insertInto(metaTable).values(meta).execute();
-      return row;
-    });
+    const apply = (exec: Kysely<Tables>) =>
+      updateVersioned(exec, table, metaTable, id, set, metadata, expectVersion);
+    // One statement needs no transaction; rewriting the metadata rows too does.
+    return metadata === undefined ? apply(this.#db) : this.#db.transaction().execute(apply);
   }
 
   // ---- duty leases
@@ -463,6 +488,32 @@ function commonFilters<EB>(ebIn: EB, metaTable: MetadataTable, q: CommonQuery) {
     );
   }
   return conds as ReturnType<SandboxEb>[];
+}
+
+/**
+ * Applies `set` to record `id` and bumps its version (only at `expectVersion` when given); with `metadata`,
+ * rewrites its metadata index rows too, so `exec` must then be a transaction.
+ */
+async function updateVersioned(
+  exec: Kysely<Tables>,
+  table: VersionedTable,
+  metaTable: MetadataTable,
+  id: string,
+  set: Partial<SandboxRow> | Partial<RolloutRow>,
+  metadata: Record<string, string> | undefined,
+  expectVersion: number | undefined,
+): Promise<SandboxRow | RolloutRow | undefined> {
+  let update = exec
+    .updateTable(table)
+    .set({ ...(set as Partial<SandboxRow & RolloutRow>), version: sql<number>`version + 1` })
+    .where("id", "=", id);
+  if (expectVersion !== undefined) update = update.where("version", "=", expectVersion);
+  const row = (await update.returningAll().executeTakeFirst()) as SandboxRow | RolloutRow | undefined;
+  if (!row || metadata === undefined) return row;
+  await exec.deleteFrom(metaTable).where("record_id", "=", id).execute();
+  const meta = metadataRows(id, metadata);
+  if (meta.length > 0) await exec.insertInto(metaTable).values(meta).execute();
+  return row;
 }
 
 /** Inserts a record and its metadata index rows with `exec` (inside the caller's transaction when needed). */

@@ -84,6 +84,12 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+export interface SandboxTally {
+  state: SandboxState;
+  backend: string;
+  count: number;
+}
+
 export interface IdempotencyRecord {
   /** Owner fingerprint + the client's `Idempotency-Key` header (keys are per owner). */
   owner: string;
@@ -156,6 +162,18 @@ export interface Store {
   listSandboxes(q: SandboxQuery): Promise<Page<SandboxRecord>>;
   /** Counts by state (and optionally owner/backend), for limits and metrics. */
   countSandboxes(q: Omit<SandboxQuery, "limit" | "cursor">): Promise<number>;
+  /** How many sandboxes match `q`, per (state, backend) pair that has any: one query for the metrics gauge. */
+  tallySandboxes(q?: Omit<SandboxQuery, "limit" | "cursor">): Promise<SandboxTally[]>;
+  /**
+   * Takes the oldest sandbox matching `q` and applies `patch` (bumping `version`) in one statement, skipping
+   * records another replica is claiming at that moment: concurrent claimers never get the same record as
+   * long as `patch` makes it stop matching `q` (a warm pool's hand-out, the admission queue's next entry).
+   * Undefined when nothing matches.
+   */
+  claimSandbox(
+    q: Omit<SandboxQuery, "limit" | "cursor">,
+    patch: SandboxPatch,
+  ): Promise<SandboxRecord | undefined>;
 
   /**
    * Records `rec` unless (owner, key) exists; returns the stored record either way, with `created: true`

@@ -296,6 +296,69 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect(await store().countSandboxes({ owner: uniq("nobody") })).toBe(0);
       });
 
+      it("tallySandboxes counts per (state, backend) under the same filters", async () => {
+        const owner = uniq("owner");
+        const specs = [
+          ["running", "docker"],
+          ["running", "docker"],
+          ["running", "tencentags"],
+          ["stopped", "docker"],
+          ["failed", "local"],
+        ] as const;
+        for (const [state, backend] of specs)
+          await store().insertSandbox(newSandbox({ owner, state, backend }));
+        expect(await store().tallySandboxes({ owner })).toEqual([
+          { state: "failed", backend: "local", count: 1 },
+          { state: "running", backend: "docker", count: 2 },
+          { state: "running", backend: "tencentags", count: 1 },
+          { state: "stopped", backend: "docker", count: 1 },
+        ]);
+        expect(await store().tallySandboxes({ owner, states: ["running"], backend: "docker" })).toEqual([
+          { state: "running", backend: "docker", count: 2 },
+        ]);
+        expect(await store().tallySandboxes({ owner: uniq("nobody") })).toEqual([]);
+      });
+
+      it("claimSandbox: racing claimers (two replicas) each get a distinct record", async () => {
+        const pool = uniq("pool");
+        const ready = Array.from({ length: 6 }, (_, i) =>
+          newSandbox({ pool, host: "spare", created_at: 9000 + i, metadata: { slot: String(i) } }),
+        );
+        for (const r of ready) await store().insertSandbox(r);
+        // Records that do not match (handed out already; another state) are never claimed.
+        await store().insertSandbox(newSandbox({ pool, host: "taken", created_at: 1 }));
+        await store().insertSandbox(newSandbox({ pool, host: "spare", state: "stopped", created_at: 1 }));
+        const q = { pool, states: ["running" as const], host: "spare" };
+        // The patch makes a claimed record stop matching: that is what keeps claims distinct.
+        const claims = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            (i % 2 ? replica() : store()).claimSandbox(q, { host: `claimer-${i}` }),
+          ),
+        );
+        const got = claims.filter((c) => c !== undefined);
+        expect(got).toHaveLength(6);
+        expect(got.map((c) => c.id).sort()).toEqual(ready.map((r) => r.id).sort());
+        for (const c of got) {
+          expect(c.version).toBe(2);
+          expect(c.host).toMatch(/^claimer-\d$/);
+          expect(await store().getSandbox(c.id)).toEqual(c);
+        }
+      });
+
+      it("claimSandbox takes the oldest match first and moves metadata index rows with a patch", async () => {
+        const pool = uniq("pool");
+        for (const created_at of [30, 10, 20]) await store().insertSandbox(newSandbox({ pool, created_at }));
+        const q = { pool, states: ["running" as const] };
+        const first = await store().claimSandbox(q, { state: "paused", metadata: { by: "me" } });
+        expect(first?.created_at).toBe(10);
+        expect(first?.metadata).toEqual({ by: "me" });
+        const mine = await store().listSandboxes({ pool, metadata: { by: "me" } });
+        expect(mine.items.map((r) => r.id)).toEqual([first?.id]);
+        expect((await store().claimSandbox(q, { state: "paused" }))?.created_at).toBe(20);
+        expect((await store().claimSandbox(q, { state: "paused" }))?.created_at).toBe(30);
+        expect(await store().claimSandbox(q, { state: "paused" })).toBeUndefined();
+      });
+
       it("a cursor the store did not make is InvalidCursorError; a bad limit is StoreArgumentError", async () => {
         for (const cursor of ["", "garbage!", Buffer.from('{"a":1}').toString("base64url"), "W10"]) {
           await expect(store().listSandboxes({ cursor })).rejects.toBeInstanceOf(InvalidCursorError);
