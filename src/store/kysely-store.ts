@@ -478,12 +478,18 @@ function commonFilters<EB>(ebIn: EB, metaTable: MetadataTable, q: CommonQuery) {
     // An empty list matches nothing (as `state IN ()` would, which is not valid SQL).
     conds.push(q.states.length === 0 ? sql<SqlBool>`1 = 0` : eb("state", "in", [...q.states]));
   }
+  const table: VersionedTable = metaTable === "sandbox_metadata" ? "sandboxes" : "rollouts";
   for (const [key, value] of Object.entries(q.metadata ?? {})) {
+    // Correlated EXISTS: each candidate row costs one primary-key probe of (record_id, key), so a page
+    // costs what it returns; `id IN (subquery)` made SQLite list every match of the pair for every page.
     conds.push(
-      eb(
-        "id",
-        "in",
-        eb.selectFrom(metaTable).select("record_id").where("key", "=", key).where("value", "=", value),
+      eb.exists(
+        eb
+          .selectFrom(`${metaTable} as m`)
+          .select(sql.lit(1).as("one"))
+          .whereRef("m.record_id", "=", `${table}.id`)
+          .where("m.key", "=", key)
+          .where("m.value", "=", value),
       ),
     );
   }
