@@ -7,7 +7,13 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KyselyStore, Store } from "../../src/store/index.js";
+import {
+  appliedMigrations,
+  createStore,
+  type KyselyStore,
+  MIGRATIONS,
+  type Store,
+} from "../../src/store/index.js";
 import { waitForProcessGone } from "../helpers/process.js";
 import { defineStoreContract, newSandbox, uniq } from "./contract.js";
 import { openMigrated, type TempDatabase, tempSqliteDatabase } from "./fixtures.js";
@@ -55,6 +61,18 @@ describe("SQLite file specifics", () => {
       expect(await pragma("foreign_keys")).toBe(1);
     } finally {
       await store.close();
+    }
+  });
+
+  it("concurrent migrate() calls on a new file apply each migration once", async () => {
+    const fresh = await tempSqliteDatabase();
+    const store = (await createStore(fresh.url)) as KyselyStore;
+    try {
+      await Promise.all([store.migrate(), store.migrate(), store.migrate()]);
+      expect(await appliedMigrations(store.db)).toEqual(Object.keys(MIGRATIONS).sort());
+    } finally {
+      await store.close();
+      await fresh.drop();
     }
   });
 
