@@ -354,7 +354,12 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect(first?.metadata).toEqual({ by: "me" });
         const mine = await store().listSandboxes({ pool, metadata: { by: "me" } });
         expect(mine.items.map((r) => r.id)).toEqual([first?.id]);
-        expect((await store().claimSandbox(q, { state: "paused" }))?.created_at).toBe(20);
+        // A hand-out moves the record to the claiming key: owner filters follow.
+        const owner = uniq("owner");
+        const handed = await store().claimSandbox(q, { state: "paused", owner });
+        expect(handed?.created_at).toBe(20);
+        expect((await store().listSandboxes({ owner })).items).toEqual([handed]);
+        expect(await store().countSandboxes({ owner, states: ["paused"] })).toBe(1);
         expect((await store().claimSandbox(q, { state: "paused" }))?.created_at).toBe(30);
         expect(await store().claimSandbox(q, { state: "paused" })).toBeUndefined();
       });
