@@ -360,7 +360,12 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect(handed?.created_at).toBe(20);
         expect((await store().listSandboxes({ owner })).items).toEqual([handed]);
         expect(await store().countSandboxes({ owner, states: ["paused"] })).toBe(1);
-        expect((await store().claimSandbox(q, { state: "paused" }))?.created_at).toBe(30);
+        // Metadata filters work in claims too (FOR UPDATE over the EXISTS subquery on PostgreSQL).
+        expect(
+          await store().claimSandbox({ ...q, metadata: { by: "me" } }, { state: "paused" }),
+        ).toBeUndefined();
+        const last = await store().claimSandbox({ ...q, metadata: {} }, { state: "paused" });
+        expect(last?.created_at).toBe(30);
         expect(await store().claimSandbox(q, { state: "paused" })).toBeUndefined();
       });
 
