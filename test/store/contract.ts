@@ -364,6 +364,9 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect(
           await store().claimSandbox({ ...q, metadata: { by: "me" } }, { state: "paused" }),
         ).toBeUndefined();
+        await store().insertSandbox(newSandbox({ pool, created_at: 40, metadata: { tag: "x" } }));
+        const tagged = await store().claimSandbox({ ...q, metadata: { tag: "x" } }, { state: "paused" });
+        expect(tagged?.created_at).toBe(40);
         const last = await store().claimSandbox({ ...q, metadata: {} }, { state: "paused" });
         expect(last?.created_at).toBe(30);
         expect(await store().claimSandbox(q, { state: "paused" })).toBeUndefined();
