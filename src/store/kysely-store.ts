@@ -8,7 +8,10 @@
  * - `updateX(id, patch, expectVersion)` is one `UPDATE ... WHERE version = ? RETURNING`: a compare-and-set
  *   that exactly one of several racing writers wins, on either database.
  * - `putIdempotency` is `INSERT ... ON CONFLICT DO NOTHING RETURNING`, then a read: across replicas the
- *   insert that wins is the only one that sees its row returned.
+ *   insert that wins is the only one that sees its row returned. `insertXOnce` does the same and inserts
+ *   the record in the same transaction.
+ * - `claimSandbox` picks the oldest match `FOR UPDATE SKIP LOCKED` (PostgreSQL) and updates it in one
+ *   transaction: racing claimers get distinct records.
  * - `acquireDuty` is one upsert whose update only applies when the lease is free, expired or the caller's.
  * - `takeRateToken` is one upsert that refills and takes in the same row update (a row lock on PG).
  * A record and its metadata index rows are written in one transaction.
