@@ -33,6 +33,11 @@ export function uniq(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString("hex")}`;
 }
 
+/** Asserts that every migration we ship is recorded as applied in `store`'s database, once. */
+export async function expectFullyMigrated(store: Store): Promise<void> {
+  expect(await appliedMigrations((store as KyselyStore).db)).toEqual(Object.keys(MIGRATIONS).sort());
+}
+
 export function newSandbox(overrides: Partial<NewSandbox> = {}): NewSandbox {
   return {
     id: uniq("sbx"),
@@ -114,8 +119,7 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
       it("migrate() again is a no-op and every migration is recorded once", async () => {
         await store().migrate();
         await replica().migrate();
-        const db = (store() as KyselyStore).db;
-        expect(await appliedMigrations(db)).toEqual(Object.keys(MIGRATIONS).sort());
+        await expectFullyMigrated(store());
       });
 
       it("ping() answers", async () => {

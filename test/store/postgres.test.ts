@@ -5,14 +5,8 @@
  */
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import {
-  appliedMigrations,
-  createStore,
-  type KyselyStore,
-  MIGRATIONS,
-  type Store,
-} from "../../src/store/index.js";
-import { defineStoreContract, newSandbox } from "./contract.js";
+import { createStore, type KyselyStore, type Store } from "../../src/store/index.js";
+import { defineStoreContract, expectFullyMigrated, newSandbox } from "./contract.js";
 import { openMigrated } from "./fixtures.js";
 import { adminQuery } from "./pg-admin.js";
 import { describePostgres, tempPostgresDatabase } from "./pg-fixtures.js";
@@ -43,8 +37,7 @@ describePostgres("PostgreSQL", () => {
       try {
         for (let i = 0; i < 4; i++) stores.push(await createStore(database.url, { poolSize: 2 }));
         await Promise.all(stores.map((s) => s.migrate()));
-        const db = (stores[0] as KyselyStore).db;
-        expect(await appliedMigrations(db)).toEqual(Object.keys(MIGRATIONS).sort());
+        await expectFullyMigrated(stores[0] as Store);
         // The schema is usable from every replica.
         const rec = newSandbox();
         await stores[1]?.insertSandbox(rec);

@@ -7,15 +7,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  appliedMigrations,
-  createStore,
-  type KyselyStore,
-  MIGRATIONS,
-  type Store,
-} from "../../src/store/index.js";
+import { createStore, type KyselyStore, type Store } from "../../src/store/index.js";
 import { waitForProcessGone } from "../helpers/process.js";
-import { defineStoreContract, newSandbox, uniq } from "./contract.js";
+import { defineStoreContract, expectFullyMigrated, newSandbox, uniq } from "./contract.js";
 import { openMigrated, type TempDatabase, tempSqliteDatabase } from "./fixtures.js";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -69,7 +63,7 @@ describe("SQLite file specifics", () => {
     const store = (await createStore(fresh.url)) as KyselyStore;
     try {
       await Promise.all([store.migrate(), store.migrate(), store.migrate()]);
-      expect(await appliedMigrations(store.db)).toEqual(Object.keys(MIGRATIONS).sort());
+      await expectFullyMigrated(store);
     } finally {
       await store.close();
       await fresh.drop();
