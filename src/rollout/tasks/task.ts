@@ -19,7 +19,8 @@ const TestList = z.preprocess((value) => {
 /** Per-task limits that win over the run's agent config (the seed's `sandbox_overrides`). */
 export const AgentOverrides = z.object({
   max_turns: z.number().int().positive().optional(),
-  max_steps: z.number().int().positive().optional(),
+  /** 0 = no limit. */
+  max_steps: z.number().int().nonnegative().optional(),
   execution_timeout: z.number().positive().optional(),
   swe_agent_timeout: z.number().positive().optional(),
 });
