@@ -3,11 +3,11 @@
  * class, never a 0 to learn from: an agent command that does not exist, an upstream nobody listens on, a
  * test_patch that does not apply. A 4xx the policy caused (context too long) keeps its reward.
  */
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PolicyError } from "../../../src/rollout/policy/errors.js";
 import { OpenAIPolicy } from "../../../src/rollout/policy/openai.js";
 import type { PolicyBackend } from "../../../src/rollout/types.js";
+import { freePort } from "../../helpers/net.js";
 import { bash, exampleTask, RolloutHarness, ScriptedPolicy } from "../e2e/harness.js";
 
 const h = new RolloutHarness();
@@ -17,15 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
-
-/** A loopback port nobody listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe("infrastructure failures are masked (score null), not scored 0", () => {
   it("an agent command that does not exist: agent_error, score null, and the error says so", async () => {
@@ -46,7 +37,7 @@ describe("infrastructure failures are masked (score null), not scored 0", () => 
 
   it("an unreachable upstream: model_unavailable, score null", async () => {
     const task = await exampleTask("examples__duration-seconds");
-    const policy = new OpenAIPolicy({ base_url: `http://127.0.0.1:${await closedPort()}/v1`, timeout: 30 });
+    const policy = new OpenAIPolicy({ base_url: `http://127.0.0.1:${await freePort()}/v1`, timeout: 30 });
     try {
       const r = await h.run(task, policy);
       expect(r).toMatchObject({ status: "failed", failure_class: "model_unavailable", score: null });

@@ -5,12 +5,12 @@
  */
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RolloutResult } from "../../../src/rollout/rollout.js";
 import { spawnSwerex } from "../../helpers/cli.js";
+import { freePort } from "../../helpers/net.js";
 import { bash } from "../e2e/harness.js";
 
 let dir = "";
@@ -26,14 +26,6 @@ interface TrainerCall {
   session_id: string;
   step: number;
   request: Record<string, unknown>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /** Waits (with a deadline) until `output()` shows `re`, returning the first group. */
