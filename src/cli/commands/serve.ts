@@ -49,6 +49,7 @@ const ServeOptions = z.strictObject({
   max_sandboxes: z.number().int().nonnegative().default(1000),
   /** Active sandboxes of one key; 0 = no limit. */
   max_sandboxes_per_key: z.number().int().nonnegative().default(0),
+  max_rollouts: z.number().int().nonnegative().default(16),
   stop_on_exit: z.boolean().default(false),
   service_id: z.coerce.string().regex(SERVICE_ID, "1-64 of A-Z a-z 0-9 _ . -").optional(),
   public_url: z.url().optional(),
@@ -74,6 +75,7 @@ Flags:
   --max_ttl <s>                  largest ttl accepted (default 86400); more is a 422
   --max_sandboxes <n>            live sandboxes in total (default 1000; 0 = no limit); more is a 429
   --max_sandboxes_per_key <n>    live sandboxes per API key (default 0 = no limit)
+  --max_rollouts <n>             rollouts running at once, the rest queue FIFO (default 16; 0 = no limit)
   --stop_on_exit                 stop every sandbox on SIGINT/SIGTERM instead of leaving them running
   --service_id <id>              names this service on its containers (default: kept in <data_dir>/service-id)
   --public_url <url>             base of runtime_url in answers (default: from the request's Host header)
@@ -237,6 +239,7 @@ export async function run(argv: string[], ctx: ServeContext = {}): Promise<numbe
       maxTtlSec: p.options.max_ttl,
       maxSandboxes: p.options.max_sandboxes,
       maxSandboxesPerKey: p.options.max_sandboxes_per_key,
+      maxRollouts: p.options.max_rollouts,
       logger,
       bodyLimitBytes: p.options.body_limit,
       ...(p.options.public_url ? { publicUrl: p.options.public_url } : {}),

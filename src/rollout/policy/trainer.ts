@@ -32,6 +32,8 @@ export interface GetRequestOptions {
   timeoutMs?: number;
   /** Only hand out calls of this rollout (the seed's one-trainer-loop-per-rollout form). */
   sessionId?: string;
+  /** Only hand out calls this predicate accepts (the control plane: calls of one API key's rollouts). */
+  accept?: (item: TrainerRequest) => boolean;
 }
 
 interface Parked {
@@ -43,6 +45,7 @@ interface Parked {
 
 interface Waiter {
   sessionId: string | undefined;
+  accept: ((item: TrainerRequest) => boolean) | undefined;
   deliver(item: TrainerRequest | null): void;
 }
 
@@ -98,9 +101,9 @@ export class TrainerPolicy implements PolicyBackend {
    * Rejects with the signal's reason when `signal` aborts.
    */
   getRequest(opts: GetRequestOptions = {}): Promise<TrainerRequest | null> {
-    const { signal, sessionId } = opts;
+    const { signal, sessionId, accept } = opts;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const ready = this.takeFirst(sessionId);
+    const ready = this.takeFirst(sessionId, accept);
     if (ready) return Promise.resolve(ready.item);
     if (this.closed) return Promise.resolve(null);
     const timeoutMs = Math.min(Math.max(opts.timeoutMs ?? TRAINER_WAIT_DEFAULT_MS, 0), TRAINER_WAIT_MAX_MS);
@@ -112,6 +115,7 @@ export class TrainerPolicy implements PolicyBackend {
       };
       const waiter: Waiter = {
         sessionId,
+        accept,
         deliver: (item) => {
           finish();
           resolve(item);
@@ -128,6 +132,11 @@ export class TrainerPolicy implements PolicyBackend {
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiters.add(waiter);
     });
+  }
+
+  /** The session (rollout) of a pending call; undefined when the call is not pending. */
+  sessionOf(requestId: string): string | undefined {
+    return this.parked.get(requestId)?.item.session_id;
   }
 
   /** Answers a call. `false` when the id is unknown: already answered, timed out, or cancelled. */
@@ -177,7 +186,7 @@ export class TrainerPolicy implements PolicyBackend {
 
   private offer(parked: Parked): void {
     for (const waiter of this.waiters) {
-      if (waiter.sessionId === undefined || waiter.sessionId === parked.item.session_id) {
+      if (matches(parked.item, waiter.sessionId, waiter.accept)) {
         parked.claimed = true;
         waiter.deliver(parked.item);
         return;
@@ -185,15 +194,26 @@ export class TrainerPolicy implements PolicyBackend {
     }
   }
 
-  private takeFirst(sessionId: string | undefined): Parked | undefined {
+  private takeFirst(
+    sessionId: string | undefined,
+    accept: ((item: TrainerRequest) => boolean) | undefined,
+  ): Parked | undefined {
     for (const parked of this.parked.values()) {
-      if (!parked.claimed && (sessionId === undefined || parked.item.session_id === sessionId)) {
+      if (!parked.claimed && matches(parked.item, sessionId, accept)) {
         parked.claimed = true;
         return parked;
       }
     }
     return undefined;
   }
+}
+
+function matches(
+  item: TrainerRequest,
+  sessionId: string | undefined,
+  accept: ((item: TrainerRequest) => boolean) | undefined,
+): boolean {
+  return (sessionId === undefined || item.session_id === sessionId) && (accept?.(item) ?? true);
 }
 
 function closedError(): PolicyError {

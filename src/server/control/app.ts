@@ -11,14 +11,17 @@ import fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import type { SandboxService } from "../../controlplane/index.js";
+import type { RolloutService } from "../../controlplane/rollouts.js";
 import type { Store } from "../../store/types.js";
 import { REDACTED_LOG_PATHS } from "../runtime-server.js";
 import { SWEREX_TS_VERSION } from "../version.js";
 import { apiKeysChecker } from "./auth.js";
+import { callRoutes } from "./call-routes.js";
 import { sendError } from "./errors.js";
 import type { ControlMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { passThroughRoutes } from "./passthrough.js";
+import { rolloutRoutes } from "./rollout-routes.js";
 import { sandboxRoutes } from "./routes.js";
 
 /** JSON bodies of the API proper are small; 1 MiB leaves room for large metadata or deployment configs. */
@@ -45,6 +48,8 @@ export interface ControlServerOptions {
   metrics: ControlMetrics;
   publicUrl?: string;
   bodyLimitBytes?: number;
+  /** Mounts `/v1/rollouts` and `/v1/calls` when given. */
+  rollouts?: RolloutService;
 }
 
 export interface ControlServer {
@@ -131,6 +136,8 @@ export function createControlServer(opts: ControlServerOptions): ControlServer {
       );
     });
     sandboxRoutes(api, { service: opts.service, publicUrl: opts.publicUrl });
+    if (opts.rollouts) rolloutRoutes(api, { rollouts: opts.rollouts });
+    if (opts.rollouts) callRoutes(api, { rollouts: opts.rollouts });
   });
 
   let dispatcher: Dispatcher | undefined;

@@ -24,13 +24,13 @@ declare module "fastify" {
   }
 }
 
-function invalid(issues: ConfigIssue[]): ServiceError {
+export function invalid(issues: ConfigIssue[]): ServiceError {
   return new ServiceError("invalid_request", issues.map((i) => `${i.where}: ${i.message}`).join("\n"), {
     issues,
   });
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown, prefix: string[] = []): z.output<S> {
+export function parse<S extends z.ZodType>(schema: S, value: unknown, prefix: string[] = []): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw invalid(

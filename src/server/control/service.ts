@@ -13,6 +13,7 @@ import {
   reconcile,
   SandboxService,
 } from "../../controlplane/index.js";
+import { DEFAULT_MAX_ROLLOUTS, RolloutService } from "../../controlplane/rollouts.js";
 import type { Store } from "../../store/types.js";
 import { connectableHost, formatHttpUrl } from "../start.js";
 import { createControlServer } from "./app.js";
@@ -36,6 +37,8 @@ export interface ControlServiceOptions {
   reapIntervalMs?: number;
   /** Default: docker, local, dummy. */
   backends?: Map<string, BackendAdapter>;
+  /** Rollouts running at once (the rest queue); default 16, 0 = no limit. */
+  maxRollouts?: number;
 }
 
 export interface RunningControlService {
@@ -43,6 +46,7 @@ export interface RunningControlService {
   port: number;
   reconciled: ReconcileReport;
   service: SandboxService;
+  rollouts: RolloutService;
   close(opts?: { stopSandboxes?: boolean }): Promise<void>;
 }
 
@@ -64,6 +68,14 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     events: metrics.events,
   });
   const reconciled = await reconcile({ store, service, backends, logger });
+  const rollouts = await RolloutService.start({
+    store,
+    sandboxes: service,
+    defaults: opts.defaults,
+    maxRollouts: opts.maxRollouts ?? DEFAULT_MAX_ROLLOUTS,
+    maxTtlSec: opts.maxTtlSec,
+    logger,
+  });
   const reaper = new Reaper({
     store,
     service,
@@ -78,12 +90,14 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     apiKeys: opts.apiKeys,
     logger,
     metrics,
+    rollouts,
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl.replace(/\/+$/, "") } : {}),
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
   });
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {
+    await rollouts.close();
     await Promise.allSettled([...backends.values()].map((b) => b.close()));
     throw err;
   }
@@ -96,9 +110,11 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     port,
     reconciled,
     service,
+    rollouts,
     close(closeOpts = {}) {
       closing ??= (async () => {
-        await app.close();
+        // Running rollouts end (failed: infrastructure) and stop their sandboxes; then the server closes.
+        await Promise.all([app.close(), rollouts.close()]);
         await service.drain();
         await reaper.stop();
         if (closeOpts.stopSandboxes) {
