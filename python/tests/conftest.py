@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-#: The checkout whose TypeScript servers the tests start (default: this one).
-SERVER_REPO = Path(os.environ.get("SWEREX_TEST_REPO", REPO))
+#: The checkout whose `swerex serve` the tests start (default: this one; for trying a service branch).
+SERVE_REPO = Path(os.environ.get("SWEREX_TEST_REPO", REPO))
 START_DEADLINE_S = 90.0
 STOP_DEADLINE_S = 20.0
 
@@ -31,12 +31,16 @@ class Server:
 
 
 def start_node(
-    args: list[str], ready: re.Pattern[str], token: str, env: dict[str, str] | None = None
+    args: list[str],
+    ready: re.Pattern[str],
+    token: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = REPO,
 ) -> Server:
-    """Starts ``node --import tsx <args>`` in the repository and waits (bounded) for ``ready`` on stdout."""
+    """Starts ``node --import tsx <args>`` in ``cwd`` and waits (bounded) for ``ready`` on its output."""
     proc = subprocess.Popen(
         ["node", "--import", "tsx", *args],
-        cwd=SERVER_REPO,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -96,8 +100,8 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     Skipped, saying why, in a tree that has no ``swerex serve`` yet.
     """
-    if not (SERVER_REPO / "src/cli/commands/serve.ts").exists():
-        pytest.skip(f"no `swerex serve` in {SERVER_REPO} (issue 8 has not landed there yet)")
+    if not (SERVE_REPO / "src/cli/commands/serve.ts").exists():
+        pytest.skip(f"no `swerex serve` in {SERVE_REPO} (issue 8 has not landed there yet)")
     token = f"key-{time.time_ns()}"
     data_dir = tmp_path_factory.mktemp("swerex-serve")
     server = start_node(
@@ -105,6 +109,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         re.compile(r"swerex serve listening on (http://\S+)"),
         token,
         env={"SWEREX_API_KEYS": f"{token},other-{token}"},
+        cwd=SERVE_REPO,
     )
     try:
         yield server

@@ -100,3 +100,15 @@ async def test_service_errors_are_exceptions(serve, client):
             with pytest.raises(SwerexAPIError) as hidden:
                 await other.get_sandbox(sbx.id)
             assert hidden.value.status == 404
+
+
+def test_blocking_sandbox(serve):
+    from swerex_client.sync import SyncSwerexClient
+
+    with SyncSwerexClient(serve.url, api_key=serve.token) as client:
+        with pytest.raises(KeyError):
+            with client.sandbox(LOCAL, ttl=600) as sbx:
+                rt = client.runtime(sbx.id)
+                assert rt.execute(Command(command="echo blocking", shell=True)).stdout == "blocking\n"
+                raise KeyError("inside")
+        assert client.get_sandbox(sbx.id).state == "stopped"

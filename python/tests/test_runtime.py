@@ -148,3 +148,17 @@ async def test_models_match_the_wire(rt):
         "session_type": "bash",
         "startup_timeout": 1.0,
     }
+
+
+def test_blocking_wrapper(remote, tmp_path: Path):
+    from swerex_client.sync import SyncRuntimeClient
+
+    with SyncRuntimeClient(remote.url, api_key=remote.token) as rt:
+        assert rt.is_alive(timeout=10).is_alive
+        name = session_name()
+        rt.create_session(CreateBashSessionRequest(session=name, startup_timeout=60))
+        assert rt.run_in_session(BashAction(command="echo sync", session=name, timeout=30)).output.strip() == "sync"
+        with pytest.raises(CommandTimeoutError):
+            rt.run_in_session(BashAction(command="sleep 30", session=name, timeout=0.5))
+        rt.write_file(WriteFileRequest(content="x", path=str(tmp_path / "f")))
+        assert rt.read_file(ReadFileRequest(path=str(tmp_path / "f"))).content == "x"

@@ -48,6 +48,7 @@ from .models import (
     WriteFileResponse,
 )
 from .runtime import RuntimeClient
+from .trainer import TrainerCall, TrainerClient
 
 __version__ = "0.1.0"
 
@@ -88,6 +89,8 @@ __all__ = [
     "SwerexAPIError",
     "SwerexClient",
     "SwerexException",
+    "TrainerCall",
+    "TrainerClient",
     "UploadRequest",
     "UploadResponse",
     "WriteFileRequest",
