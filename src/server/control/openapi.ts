@@ -1,5 +1,6 @@
 /** The OpenAPI 3 document, generated from the zod schemas in schemas.ts (zod 4's JSON Schema output). */
 import { z } from "zod";
+import { ROLLOUT_PATHS, ROLLOUT_SCHEMAS } from "./rollout-openapi.js";
 import { CreateSandboxBody, ErrorBody, LeaseBody, Sandbox, SandboxList } from "./schemas.js";
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
@@ -10,7 +11,7 @@ const common = { "401": error("Missing or unknown API key"), "404": error("No su
 
 export function openApiDocument(version: string): Record<string, unknown> {
   const registry = z.registry<{ id: string }>();
-  for (const s of [Sandbox, CreateSandboxBody, LeaseBody, SandboxList, ErrorBody]) {
+  for (const s of [Sandbox, CreateSandboxBody, LeaseBody, SandboxList, ErrorBody, ...ROLLOUT_SCHEMAS]) {
     const id = (s.meta() as { id?: string } | undefined)?.id;
     if (id && !registry.has(s)) registry.add(s, { id });
   }
@@ -44,6 +45,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     security: [{ bearer: [] }, { apiKey: [] }],
     paths: {
+      ...ROLLOUT_PATHS,
       "/v1/sandboxes": {
         post: {
           summary: "Create a sandbox",
