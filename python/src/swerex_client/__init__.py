@@ -47,12 +47,16 @@ from .models import (
     WriteFileRequest,
     WriteFileResponse,
 )
+from .rollouts import ModelCall, Rollout, RolloutPage
 from .runtime import RuntimeClient
 from .trainer import TrainerCall, TrainerClient
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ModelCall",
+    "Rollout",
+    "RolloutPage",
     "Action",
     "BashAction",
     "BashIncorrectSyntaxError",

@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from ._http import DEFAULT_REQUEST_TIMEOUT_S, HttpBase, raise_for_answer
+from .rollouts import RolloutsMixin
 from .runtime import RuntimeClient
 
 #: Seconds the guaranteed delete of ``client.sandbox(...)`` may take before it is abandoned.
@@ -68,8 +69,11 @@ class SandboxPage:
     next_cursor: str | None = None
 
 
-class SwerexClient(HttpBase):
-    """The control plane's API. ``url`` is the service root (``http://host:8080``); ``api_key`` one of its keys."""
+class SwerexClient(RolloutsMixin, HttpBase):
+    """The control plane's API. ``url`` is the service root (``http://host:8080``); ``api_key`` one of its keys.
+
+    Sandboxes here; rollouts and the trainer loop (``/v1/rollouts``, ``/v1/calls``) from :class:`RolloutsMixin`.
+    """
 
     def __init__(self, url: str, api_key: str | None = None, *, timeout: float = DEFAULT_REQUEST_TIMEOUT_S):
         super().__init__(url, api_key, timeout=timeout)

@@ -1,0 +1,204 @@
+"""Rollouts on a ``swerex serve`` control plane (``/v1/rollouts``) and the trainer loop over ``/v1/calls``.
+
+    async with SwerexClient(url, api_key) as client:
+        rollout = await client.create_rollout(task, policy={"type": "trainer"})
+        while (call := await client.next_call(rollout.id, timeout=30)) is not None or not (
+            await client.get_rollout(rollout.id)
+        ).done:
+            if call is not None:
+                await client.answer_call(call.call_id, content=..., prompt_token_ids=..., completion_token_ids=...)
+        result = (await client.wait_rollout(rollout.id)).result   # patch, reward, score, verl, ...
+
+Token ids and logprobs given to :meth:`RolloutsMixin.answer_call` reach the rollout's trajectory and verl fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._http import TIMEOUT_MARGIN_S, raise_for_answer
+
+#: The service's longest long-poll (seconds).
+MAX_POLL_S = 60.0
+#: States after which a rollout never changes again.
+TERMINAL_STATES = frozenset({"completed", "failed", "cancelled"})
+#: How often :meth:`RolloutsMixin.wait_rollout` looks (seconds).
+WAIT_POLL_S = 0.5
+
+
+@dataclass
+class Rollout:
+    """A rollout record; ``result`` is run-batch's result record once it is done (``None`` in lists)."""
+
+    id: str
+    state: str
+    instance_id: str = ""
+    sandbox_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rollout:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "raw"}
+        return cls(**known, raw=data)
+
+    @property
+    def done(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+@dataclass
+class RolloutPage:
+    items: list[Rollout]
+    next_cursor: str | None = None
+
+
+@dataclass
+class ModelCall:
+    """One model call of a rollout waiting for its answer: the agent's OpenAI chat request."""
+
+    call_id: str
+    rollout_id: str
+    step: int
+    request: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCall:
+        return cls(
+            call_id=data["call_id"], rollout_id=data["rollout_id"], step=int(data["step"]), request=data["request"]
+        )
+
+
+class RolloutsMixin:
+    """Rollout and call methods of :class:`~swerex_client.SwerexClient` (it provides ``_call`` and ``_http``)."""
+
+    async def create_rollout(
+        self,
+        task: dict[str, Any],
+        *,
+        policy: dict[str, Any] | None = None,
+        agent: dict[str, Any] | None = None,
+        reward: dict[str, Any] | None = None,
+        deployment: dict[str, Any] | None = None,
+        max_steps: int | None = None,
+        max_turns: int | None = None,
+        swe_agent_timeout: float | None = None,
+        metadata: dict[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Rollout:
+        """``POST /v1/rollouts`` (run-batch's keys and defaults; ``policy`` default ``{"type": "trainer"}``).
+
+        The task's repository comes inline (``repo_content``), as an absolute ``repo_dir`` on the service's
+        machine, or in the sandbox image.
+        """
+        body: dict[str, Any] = {"task": task, "policy": policy or {"type": "trainer"}}
+        for key, value in (
+            ("agent", agent),
+            ("reward", reward),
+            ("deployment", deployment),
+            ("max_steps", max_steps),
+            ("max_turns", max_turns),
+            ("swe_agent_timeout", swe_agent_timeout),
+            ("metadata", metadata),
+        ):
+            if value is not None:
+                body[key] = value
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        created = await self._call("POST", "/v1/rollouts", json=body, headers=headers)  # type: ignore[attr-defined]
+        return Rollout.from_dict(created)
+
+    async def get_rollout(self, rollout_id: str) -> Rollout:
+        return Rollout.from_dict(await self._call("GET", f"/v1/rollouts/{rollout_id}"))  # type: ignore[attr-defined]
+
+    async def list_rollouts(
+        self,
+        *,
+        state: str | None = None,
+        metadata: dict[str, str] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> RolloutPage:
+        """One page of ``GET /v1/rollouts`` (results left out)."""
+        params: dict[str, str] = {}
+        if state is not None:
+            params["state"] = state
+        for k, v in (metadata or {}).items():
+            params[f"metadata.{k}"] = v
+        if limit is not None:
+            params["limit"] = str(limit)
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = await self._call("GET", "/v1/rollouts", params=params)  # type: ignore[attr-defined]
+        return RolloutPage([Rollout.from_dict(r) for r in page.get("items", [])], page.get("next_cursor"))
+
+    async def cancel_rollout(self, rollout_id: str) -> Rollout:
+        """``DELETE /v1/rollouts/{id}``: cancels it (its sandbox is stopped); a finished one comes back as is."""
+        return Rollout.from_dict(await self._call("DELETE", f"/v1/rollouts/{rollout_id}"))  # type: ignore[attr-defined]
+
+    async def wait_rollout(self, rollout_id: str, *, timeout: float | None = None) -> Rollout:
+        """The rollout once it is done; :class:`asyncio.TimeoutError` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            rollout = await self.get_rollout(rollout_id)
+            if rollout.done:
+                return rollout
+            if deadline is not None and time.monotonic() > deadline:
+                raise asyncio.TimeoutError(f"rollout {rollout_id} is still {rollout.state} after {timeout} s")
+            await asyncio.sleep(WAIT_POLL_S)
+
+    async def next_call(self, rollout_id: str | None = None, *, timeout: float = 30.0) -> ModelCall | None:
+        """The next model call of ``rollout_id`` (or of any of this key's rollouts), or None when none came
+        within ``timeout`` seconds (at most 60) or the rollout ended."""
+        timeout = max(0.0, min(timeout, MAX_POLL_S))
+        path = f"/v1/rollouts/{rollout_id}/calls/next" if rollout_id else "/v1/calls/next"
+        async with self._http().get(  # type: ignore[attr-defined]
+            f"{self.url}{path}",  # type: ignore[attr-defined]
+            params={"timeout": str(timeout)},
+            timeout=self._bound(timeout + TIMEOUT_MARGIN_S),  # type: ignore[attr-defined]
+        ) as resp:
+            await raise_for_answer(resp)
+            if resp.status == 204:
+                return None
+            return ModelCall.from_dict(await resp.json())
+
+    async def answer_call(
+        self,
+        call_id: str,
+        *,
+        content: str | None,
+        finish_reason: str = "stop",
+        tool_calls: list[dict[str, Any]] | None = None,
+        usage: dict[str, int] | None = None,
+        prompt_token_ids: list[int] | None = None,
+        completion_token_ids: list[int] | None = None,
+        logprobs: list[float] | None = None,
+        **extra: Any,
+    ) -> None:
+        """``POST /v1/calls/{call_id}`` with a PolicyResponse. :class:`SwerexAPIError` 404 when the call is
+        gone (answered, timed out, or its rollout ended)."""
+        body: dict[str, Any] = {"content": content, "finish_reason": finish_reason, **extra}
+        for key, value in (
+            ("tool_calls", tool_calls),
+            ("usage", usage),
+            ("prompt_token_ids", prompt_token_ids),
+            ("completion_token_ids", completion_token_ids),
+            ("logprobs", logprobs),
+        ):
+            if value is not None:
+                body[key] = value
+        await self._call("POST", f"/v1/calls/{call_id}", json=body)  # type: ignore[attr-defined]
+
+    async def fail_call(self, call_id: str, message: str, *, status: int = 500, code: str | None = None) -> None:
+        """``POST /v1/calls/{call_id}/error``: the agent gets an OpenAI error with this status and code."""
+        body: dict[str, Any] = {"status": status, "message": message}
+        if code is not None:
+            body["code"] = code
+        await self._call("POST", f"/v1/calls/{call_id}/error", json=body)  # type: ignore[attr-defined]
