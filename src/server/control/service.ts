@@ -3,7 +3,6 @@
  * listen. `close()` is the graceful shutdown: stop accepting, finish requests in flight and starts in
  * progress, stop the reaper, and leave sandboxes running (their leases own them) unless `stopSandboxes`.
  */
-import type { Logger } from "pino";
 import {
   type BackendAdapter,
   createBackends,
