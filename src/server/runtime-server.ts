@@ -32,6 +32,7 @@ import {
 import type { Runtime } from "../runtime/runtime.js";
 import { apiKeyChecker } from "./api-key.js";
 import { acceptAnyContentType, bodyDigest, jsonBodyOf } from "./body.js";
+import { DEFAULT_LIMITS } from "./limits.js";
 import { type CachedReply, RequestIdCache, type RequestIdCacheOptions } from "./request-id-cache.js";
 import { discardUpload, placeUpload, type ReceivedUpload, receiveUpload } from "./upload.js";
 import { parseBody, RequestValidationError } from "./validation.js";
@@ -47,6 +48,8 @@ export interface RuntimeServerOptions {
   bodyLimitBytes?: number;
   /** Largest uploaded file. Default 1 GiB. */
   uploadLimitBytes?: number;
+  /** Largest total size an uploaded zip may inflate to. Default 4 GiB. */
+  unzipLimitBytes?: number;
 }
 
 /** Header paths that pino must never print, wherever a log line carries request headers. */
@@ -91,8 +94,9 @@ function jsonReply(statusCode: number, body: unknown): CachedReply {
 
 export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance {
   const { runtime } = opts;
-  const bodyLimit = opts.bodyLimitBytes ?? 256 * 1024 * 1024;
-  const uploadLimit = opts.uploadLimitBytes ?? 1024 * 1024 * 1024;
+  const bodyLimit = opts.bodyLimitBytes ?? DEFAULT_LIMITS.maxBodyBytes;
+  const uploadLimit = opts.uploadLimitBytes ?? DEFAULT_LIMITS.maxUploadBytes;
+  const unzipLimit = opts.unzipLimitBytes ?? DEFAULT_LIMITS.maxUnzipBytes;
   const logger = opts.logger?.child(
     { component: "swerex-remote" },
     { redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } },
@@ -206,7 +210,7 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
     if (!u) return reply.code(received.statusCode).type(JSON_TYPE).send(received.payload);
     try {
       return await send(req, reply, u.digest, () =>
-        answer(() => placeUpload(u).then(() => ({})), EmptyResponse),
+        answer(() => placeUpload(u, { unzipLimitBytes: unzipLimit }).then(() => ({})), EmptyResponse),
       );
     } finally {
       await discardUpload(u);

@@ -57,6 +57,8 @@ export class TextBuffer {
 /** A pattern to look for. Instances may keep search state, so make a fresh one for every `expect`. */
 export interface Pattern {
   find(buf: TextBuffer): Match | null;
+  /** The first `n` characters of the buffer were removed (the output bound): move search state back. */
+  rebase?(n: number): void;
 }
 
 /** A fixed string, searched incrementally: text already scanned is not scanned again. */
@@ -72,6 +74,10 @@ export class Literal implements Pattern {
       return null;
     }
     return { start: from + i, end: from + i + this.text.length, groups: [] };
+  }
+
+  rebase(n: number): void {
+    this.next = Math.max(0, this.next - n);
   }
 }
 
@@ -94,6 +100,10 @@ export class PrefixedMarker implements Pattern {
     // Prefix seen but the tail has not fully arrived: look here again next time.
     if (!m) return null;
     return { start: p.start, end: p.end + m[0].length, groups: m.slice(1) };
+  }
+
+  rebase(n: number): void {
+    this.prefix.rebase(n);
   }
 }
 
@@ -178,17 +188,42 @@ interface Waiter {
   reject(e: Error): void;
 }
 
-/** Output kept while nobody waits is capped, so a chatty background job cannot eat the server's memory. */
-const MAX_BUFFER_CHARS = 64 * 1024 * 1024;
+/** Default bound on the output kept per command (characters): head and tail, the middle is dropped. */
+export const DEFAULT_MAX_OUTPUT_CHARS = 4 * 1024 * 1024;
+
+export interface PtyExpectOptions {
+  /**
+   * Most characters of output kept between two matches (one command's output): the first and last halves
+   * are kept, the middle is dropped and replaced by a note. The pty is always read, so the program never
+   * blocks on a full terminal; memory stays bounded whatever it prints.
+   */
+  maxOutputChars?: number;
+}
+
+/** The text put where output was dropped (`unit`: "characters" for a terminal, "bytes" for `execute`). */
+export function truncationNote(dropped: number, limit: number, unit = "characters"): string {
+  return `\n[... ${dropped} ${unit} of output omitted: only the first and last ${Math.floor(limit / 2)} are kept (max_output=${limit}) ...]\n`;
+}
 
 export class PtyExpect {
   private readonly buf = new TextBuffer();
+  private readonly maxOutputChars: number;
+  /** The start of the current output, kept while its middle is dropped; "" until the bound is first hit. */
+  private head = "";
+  /** Characters dropped from the current output (between head and buffer). */
+  private dropped = 0;
+  /** Characters dropped since this terminal started: callers compare it before and after an action. */
+  droppedTotal = 0;
   private waiter: Waiter | undefined;
   private readonly decoder = new StreamingUtf8Decoder();
   private exit: { exitCode: number; signal: number | undefined } | undefined;
   private readonly exited: Promise<void>;
 
-  constructor(readonly pty: IPty) {
+  constructor(
+    readonly pty: IPty,
+    opts: PtyExpectOptions = {},
+  ) {
+    this.maxOutputChars = Math.max(2, opts.maxOutputChars ?? DEFAULT_MAX_OUTPUT_CHARS);
     pty.onData((data: string | Buffer) => {
       const text = typeof data === "string" ? data : this.decoder.write(data);
       this.append(text);
@@ -199,7 +234,7 @@ export class PtyExpect {
         this.exit = { exitCode, signal };
         const w = this.waiter;
         this.waiter = undefined;
-        w?.reject(new ExpectEOF(this.buf.toString(), exitCode, signal));
+        w?.reject(new ExpectEOF(this.unconsumed(), exitCode, signal));
         resolve();
       });
     });
@@ -218,14 +253,32 @@ export class PtyExpect {
     this.pty.write(data);
   }
 
-  /** Everything buffered, consumed. */
+  /** Everything buffered, consumed (with the truncation note if output was dropped). */
   take(): string {
-    return this.buf.shift(this.buf.length);
+    return this.withHead(this.buf.shift(this.buf.length));
   }
 
   /** Everything buffered, not consumed. */
   peek(): string {
-    return this.buf.toString();
+    return this.unconsumed();
+  }
+
+  /** What is buffered, with the kept head and the truncation note in front when output was dropped. */
+  private unconsumed(): string {
+    return `${this.head}${this.note()}${this.buf.toString()}`;
+  }
+
+  private note(): string {
+    return this.dropped === 0 ? "" : truncationNote(this.dropped, this.maxOutputChars);
+  }
+
+  /** Puts the kept head and the note before `text` (the consumed start of the buffer), and starts afresh. */
+  private withHead(text: string): string {
+    if (this.head === "") return text;
+    const out = `${this.head}${this.note()}${text}`;
+    this.head = "";
+    this.dropped = 0;
+    return out;
   }
 
   /** Finds a pattern in what is already buffered and consumes through it, without waiting. */
@@ -246,7 +299,7 @@ export class PtyExpect {
     if (now) return Promise.resolve(now);
     return new Promise<ExpectResult>((resolve, reject) => {
       let timer: Timer | undefined;
-      const onAbort = () => this.waiter?.reject(new ExpectAborted(this.buf.toString()));
+      const onAbort = () => this.waiter?.reject(new ExpectAborted(this.unconsumed()));
       const done = () => {
         timer?.cancel();
         cancel?.setListener(undefined);
@@ -264,11 +317,11 @@ export class PtyExpect {
         },
       };
       if (timeoutMs !== null) {
-        timer = startTimer(timeoutMs, () => this.waiter?.reject(new ExpectTimeout(this.buf.toString())));
+        timer = startTimer(timeoutMs, () => this.waiter?.reject(new ExpectTimeout(this.unconsumed())));
       }
       cancel?.setListener(onAbort);
       if (this.exit) {
-        this.waiter?.reject(new ExpectEOF(this.buf.toString(), this.exit.exitCode, this.exit.signal));
+        this.waiter?.reject(new ExpectEOF(this.unconsumed(), this.exit.exitCode, this.exit.signal));
       } else if (cancel?.aborted) {
         onAbort();
       }
@@ -291,9 +344,31 @@ export class PtyExpect {
   private append(text: string): void {
     if (!text) return;
     this.buf.append(text);
-    if (!this.waiter && this.buf.length > MAX_BUFFER_CHARS)
-      this.buf.shift(this.buf.length - MAX_BUFFER_CHARS);
+    this.bound();
     this.check();
+  }
+
+  /**
+   * Keeps the output within `maxOutputChars`: the first half is set aside as the head (once per output),
+   * then the buffer keeps only the newest half. A waiter's patterns are told how far the text moved.
+   */
+  private bound(): void {
+    if (this.head.length + this.buf.length <= this.maxOutputChars) return;
+    const half = Math.floor(this.maxOutputChars / 2);
+    let moved = 0;
+    if (this.head === "") {
+      this.head = this.buf.shift(half);
+      moved += half;
+    }
+    const keep = this.maxOutputChars - this.head.length;
+    const drop = this.buf.length - keep;
+    if (drop > 0) {
+      this.buf.shift(drop);
+      this.dropped += drop;
+      this.droppedTotal += drop;
+      moved += drop;
+    }
+    for (const p of this.waiter?.patterns ?? []) p.rebase?.(moved);
   }
 
   private check(): boolean {
@@ -321,6 +396,11 @@ export class PtyExpect {
 
   private consume(index: number, m: Match): ExpectResult {
     const upToEnd = this.buf.shift(m.end);
-    return { index, before: upToEnd.slice(0, m.start), matched: upToEnd.slice(m.start), groups: m.groups };
+    return {
+      index,
+      before: this.withHead(upToEnd.slice(0, m.start)),
+      matched: upToEnd.slice(m.start),
+      groups: m.groups,
+    };
   }
 }
