@@ -13,6 +13,7 @@ import fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { redactingLoggerOptions } from "../log/index.js";
 import { toExceptionTransfer } from "../runtime/errors.js";
 import {
   Action,
@@ -32,6 +33,7 @@ import {
 import type { Runtime } from "../runtime/runtime.js";
 import { apiKeyChecker } from "./api-key.js";
 import { acceptAnyContentType, bodyDigest, jsonBodyOf } from "./body.js";
+import { capTransfer } from "./echo-cap.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { type CachedReply, RequestIdCache, type RequestIdCacheOptions } from "./request-id-cache.js";
 import { discardUpload, placeUpload, type ReceivedUpload, receiveUpload } from "./upload.js";
@@ -52,7 +54,10 @@ export interface RuntimeServerOptions {
   unzipLimitBytes?: number;
 }
 
-/** Header paths that pino must never print, wherever a log line carries request headers. */
+/**
+ * Header paths pino blanks by exact path; on top of these, every secret-looking header name in any
+ * `headers` object is blanked (src/log/redact.ts).
+ */
 export const REDACTED_LOG_PATHS = [
   'headers["x-api-key"]',
   'headers["x-access-token"]',
@@ -99,7 +104,7 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
   const unzipLimit = opts.unzipLimitBytes ?? DEFAULT_LIMITS.maxUnzipBytes;
   const logger = opts.logger?.child(
     { component: "swerex-remote" },
-    { redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } },
+    redactingLoggerOptions(REDACTED_LOG_PATHS),
   );
   const app = fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
@@ -148,7 +153,7 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
       if (err instanceof RequestValidationError) return jsonReply(422, { detail: err.detail });
       const clientError = httpClientError(err);
       if (clientError) return jsonReply(clientError.status, { detail: clientError.message });
-      const transfer = toExceptionTransfer(err);
+      const transfer = capTransfer(toExceptionTransfer(err));
       app.log.info({ class_path: transfer.class_path, error: transfer.message }, "runtime error → 511");
       return jsonReply(511, { swerexception: transfer });
     }
@@ -235,11 +240,12 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
     if (err instanceof RequestValidationError) return reply.code(422).send({ detail: err.detail });
     const clientError = httpClientError(err);
     if (clientError) return reply.code(clientError.status).send({ detail: clientError.message });
-    req.log.error({ err }, "unhandled server error");
+    const transfer = capTransfer(toExceptionTransfer(err));
+    req.log.error({ class_path: transfer.class_path, error: transfer.traceback }, "unhandled server error");
     return reply
       .code(511)
       .type(JSON_TYPE)
-      .send(JSON.stringify({ swerexception: toExceptionTransfer(err) }));
+      .send(JSON.stringify({ swerexception: transfer }));
   });
 
   return app;

@@ -109,7 +109,9 @@ describe("unzip on upload", () => {
     }
     peak = Math.max(peak, process.memoryUsage().rss);
     const grewMiB = (peak - before) / MIB;
-    console.log(`zip bomb: RSS before ${(before / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB (+${grewMiB.toFixed(0)} MiB) for ${BOMB_MIB} MiB inflated`);
+    console.log(
+      `zip bomb: RSS before ${(before / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB (+${grewMiB.toFixed(0)} MiB) for ${BOMB_MIB} MiB inflated`,
+    );
     expect(r.status).toBe(511);
     const transfer = r.json.swerexception as { class_path: string; message: string };
     expect(transfer.class_path).toBe(PythonValueError.classPath);
