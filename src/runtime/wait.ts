@@ -38,8 +38,10 @@ export async function waitUntilAlive(
   const end = Date.now() + timeoutMs;
   let attempts = 0;
   let last: IsAliveResponse | undefined;
+  // Named after the configured timeout, not the time left (which depends on how busy the machine is).
+  const unanswered = `is_alive did not answer within the ${pySeconds(timeoutMs)}s start timeout`;
   while (Date.now() < end) {
-    last = await raceDeadline(fn(functionTimeoutMs), end - Date.now(), signal);
+    last = await raceDeadline(fn(functionTimeoutMs), end - Date.now(), unanswered, signal);
     if (last.is_alive) return last;
     await sleep(Math.min(pollIntervalMs, Math.max(0, end - Date.now())), signal);
     attempts++;
@@ -60,6 +62,7 @@ function pySeconds(ms: number): string {
 function raceDeadline(
   p: Promise<IsAliveResponse>,
   ms: number,
+  unanswered: string,
   signal?: AbortSignal,
 ): Promise<IsAliveResponse> {
   return new Promise((resolve, reject) => {
@@ -73,7 +76,7 @@ function raceDeadline(
     };
     const timer = startTimer(ms, () => {
       done();
-      resolve({ is_alive: false, message: `is_alive did not answer within ${pySeconds(ms)}s` });
+      resolve({ is_alive: false, message: unanswered });
     });
     signal?.addEventListener("abort", onAbort, { once: true });
     p.then(
