@@ -5,6 +5,7 @@
 import type { IPty } from "node-pty";
 import { PythonValueError } from "../errors.js";
 import { startTimer, type Timer } from "../timer.js";
+import { type RegexSearch, RegexSearchCancelled, searchRegexes } from "./regex-worker.js";
 import { StreamingUtf8Decoder } from "./codec.js";
 
 export interface Match {
@@ -113,15 +114,21 @@ export class PrefixedMarker implements Pattern {
  */
 export class UserRegex implements Pattern {
   private readonly re: RegExp;
+  /** The pattern in JS syntax (what the regex worker compiles). */
+  readonly jsSource: string;
   constructor(readonly source: string) {
     try {
-      this.re = new RegExp(source.replace(/\(\?P</g, "(?<").replace(/\(\?P=(\w+)\)/g, "\\k<$1>"), "s");
+      this.jsSource = source.replace(/\(\?P</g, "(?<").replace(/\(\?P=(\w+)\)/g, "\\k<$1>");
+      this.re = new RegExp(this.jsSource, "s");
     } catch (e) {
       throw new PythonValueError(`invalid expect pattern ${JSON.stringify(source)}: ${(e as Error).message}`);
     }
   }
 
-  /** Searches the whole buffer each time, as pexpect does without a search window. */
+  /**
+   * Searches the whole buffer each time, as pexpect does without a search window. On the calling thread:
+   * `PtyExpect` never calls this, it searches caller patterns in a worker (regex-worker.ts).
+   */
   find(buf: TextBuffer): Match | null {
     const m = this.re.exec(buf.toString());
     return m ? { start: m.index, end: m.index + m[0].length, groups: m.slice(1).map((g) => g ?? "") } : null;
@@ -186,7 +193,16 @@ interface Waiter {
   patterns: Pattern[];
   resolve(r: ExpectResult): void;
   reject(e: Error): void;
+  /** The caller's regexes, searched in a worker; empty when every pattern is ours (searched here). */
+  regexes: UserRegex[];
+  /** The worker search in flight, if any. */
+  search?: RegexSearch;
+  /** Output arrived while a search ran: search again when it ends. */
+  rescan?: boolean;
 }
+
+/** A caller regex search that has not finished by then fails the action (the command keeps running). */
+export const REGEX_DEADLINE_MS = 10_000;
 
 /** Default bound on the output kept per command (characters): head and tail, the middle is dropped. */
 export const DEFAULT_MAX_OUTPUT_CHARS = 4 * 1024 * 1024;
@@ -214,6 +230,8 @@ export class PtyExpect {
   private dropped = 0;
   /** Characters dropped since this terminal started: callers compare it before and after an action. */
   droppedTotal = 0;
+  /** Bumped whenever text leaves the front of the buffer: match positions from before are stale. */
+  private epoch = 0;
   private waiter: Waiter | undefined;
   private readonly decoder = new StreamingUtf8Decoder();
   private exit: { exitCode: number; signal: number | undefined } | undefined;
@@ -233,8 +251,13 @@ export class PtyExpect {
         this.append(this.decoder.end());
         this.exit = { exitCode, signal };
         const w = this.waiter;
-        this.waiter = undefined;
-        w?.reject(new ExpectEOF(this.unconsumed(), exitCode, signal));
+        if (w && w.regexes.length > 0) {
+          // The caller's regexes get a last look at the final output; the scan ends in EOF otherwise.
+          this.scan(w);
+        } else {
+          this.waiter = undefined;
+          w?.reject(new ExpectEOF(this.unconsumed(), exitCode, signal));
+        }
         resolve();
       });
     });
@@ -255,6 +278,7 @@ export class PtyExpect {
 
   /** Everything buffered, consumed (with the truncation note if output was dropped). */
   take(): string {
+    this.epoch++;
     return this.withHead(this.buf.shift(this.buf.length));
   }
 
@@ -294,8 +318,9 @@ export class PtyExpect {
    */
   expect(patterns: Pattern[], timeoutMs: number | null, cancel?: Cancellation): Promise<ExpectResult> {
     if (this.waiter) return Promise.reject(new Error("concurrent expect on one pty"));
+    const regexes = patterns.filter((p): p is UserRegex => p instanceof UserRegex);
     // Often the text is already here (the prompt arrives with the marker before it): no timer, no listener.
-    const now = this.match(patterns);
+    const now = regexes.length === 0 ? this.match(patterns) : null;
     if (now) return Promise.resolve(now);
     return new Promise<ExpectResult>((resolve, reject) => {
       let timer: Timer | undefined;
@@ -303,10 +328,12 @@ export class PtyExpect {
       const done = () => {
         timer?.cancel();
         cancel?.setListener(undefined);
+        this.waiter?.search?.cancel();
         this.waiter = undefined;
       };
       this.waiter = {
         patterns,
+        regexes,
         resolve: (r) => {
           done();
           resolve(r);
@@ -320,10 +347,12 @@ export class PtyExpect {
         timer = startTimer(timeoutMs, () => this.waiter?.reject(new ExpectTimeout(this.unconsumed())));
       }
       cancel?.setListener(onAbort);
-      if (this.exit) {
+      if (this.exit && regexes.length === 0) {
         this.waiter?.reject(new ExpectEOF(this.unconsumed(), this.exit.exitCode, this.exit.signal));
       } else if (cancel?.aborted) {
         onAbort();
+      } else if (regexes.length > 0) {
+        this.check();
       }
     });
   }
@@ -368,16 +397,73 @@ export class PtyExpect {
       this.droppedTotal += drop;
       moved += drop;
     }
+    this.epoch++;
     for (const p of this.waiter?.patterns ?? []) p.rebase?.(moved);
   }
 
   private check(): boolean {
     const w = this.waiter;
     if (!w) return false;
+    if (w.regexes.length > 0) {
+      this.scan(w);
+      return false;
+    }
     const r = this.match(w.patterns);
     if (!r) return false;
     w.resolve(r);
     return true;
+  }
+
+  /**
+   * Searches the buffer for a waiter with caller regexes: they run in a worker on a snapshot, our own
+   * patterns here; the earliest match wins as in `match`. Output arriving meanwhile triggers one more
+   * search when this one ends. A match of ours that reaches past the snapshot waits for that search
+   * (a regex might match earlier in the new text). When the process has exited and nothing matched,
+   * the waiter gets its EOF.
+   */
+  private scan(w: Waiter): void {
+    if (w.search) {
+      w.rescan = true;
+      return;
+    }
+    w.rescan = false;
+    const epoch = this.epoch;
+    const length = this.buf.length;
+    const search = searchRegexes(
+      w.regexes.map((r) => r.jsSource),
+      this.buf.toString(),
+      REGEX_DEADLINE_MS,
+    );
+    w.search = search;
+    search.result.then(
+      (hits) => {
+        if (this.waiter !== w) return;
+        w.search = undefined;
+        if (epoch !== this.epoch) return this.scan(w);
+        let k = 0;
+        let best: Match | null = null;
+        let bestIndex = -1;
+        let bestIsOurs = false;
+        for (let index = 0; index < w.patterns.length; index++) {
+          const p = w.patterns[index] as Pattern;
+          const ours = !(p instanceof UserRegex);
+          const m = ours ? p.find(this.buf) : (hits[k++] ?? null);
+          if (m && (!best || m.start < best.start)) {
+            best = m;
+            bestIndex = index;
+            bestIsOurs = ours;
+          }
+        }
+        if (best && !(bestIsOurs && best.end > length)) return w.resolve(this.consume(bestIndex, best));
+        if (w.rescan || this.buf.length !== length || best) return this.scan(w);
+        if (this.exit) w.reject(new ExpectEOF(this.unconsumed(), this.exit.exitCode, this.exit.signal));
+      },
+      (err: unknown) => {
+        if (this.waiter !== w || err instanceof RegexSearchCancelled) return;
+        w.search = undefined;
+        w.reject(err as Error);
+      },
+    );
   }
 
   /** The earliest match of any pattern in the buffer, consumed; ties go to the pattern listed first. */
@@ -395,6 +481,7 @@ export class PtyExpect {
   }
 
   private consume(index: number, m: Match): ExpectResult {
+    this.epoch++;
     const upToEnd = this.buf.shift(m.end);
     return {
       index,

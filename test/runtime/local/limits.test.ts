@@ -10,20 +10,22 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandTimeoutError, SwerexError } from "../../../src/runtime/errors.js";
 import { LocalRuntime } from "../../../src/runtime/local/index.js";
+import { makeQuietHome, type QuietHome } from "../../helpers/quiet-home.js";
 
 const BOUND = 10_000;
 
 // Sessions start with an empty ~/.bashrc: what the machine's own startup files do is not under test here.
 const realHome = process.env.HOME;
+let home: QuietHome;
 let quietHome = "";
 beforeAll(async () => {
-  quietHome = await mkdtemp(join(tmpdir(), "swerex-quiet-home-"));
-  await writeFile(join(quietHome, ".bashrc"), "");
+  home = await makeQuietHome();
+  quietHome = home.path;
   process.env.HOME = quietHome;
 });
 afterAll(async () => {
   process.env.HOME = realHome;
-  await rm(quietHome, { recursive: true, force: true });
+  await home.remove();
 });
 /** Far more than the bound: 1 MB of `y\n` (2 MB of characters on the terminal, which sends CRLF). */
 const BIG = 1_000_000;
