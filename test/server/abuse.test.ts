@@ -10,7 +10,8 @@ import { CommandTimeoutError } from "../../src/runtime/errors.js";
 import { LocalRuntime } from "../../src/runtime/local/index.js";
 import { RemoteRuntime } from "../../src/runtime/remote.js";
 import { type SpawnedRuntimeServer, spawnRuntimeServerProcess } from "../../src/server/spawn.js";
-import { makeQuietHome, type QuietHome, rssOf } from "../helpers/quiet-home.js";
+import { rssOf } from "../helpers/process.js";
+import { makeQuietHome, type QuietHome } from "../helpers/quiet-home.js";
 import { raw, serveOnLoopback } from "./helpers.js";
 
 const KEY = "abuse-key";
