@@ -9,6 +9,7 @@ import { type SpawnedRuntimeServer, spawnRuntimeServerProcess } from "../../src/
 import { type FuzzRoute, fuzz } from "../helpers/fuzz.js";
 import { rssOf } from "../helpers/process.js";
 import { makeQuietHome, type QuietHome } from "../helpers/quiet-home.js";
+import { raw } from "../server/helpers.js";
 import { expectSurvived, FUZZ_MS_PER_ROUTE, FUZZ_SEED } from "./helpers.js";
 
 const KEY = "fuzz-key";
@@ -35,8 +36,13 @@ describe("fuzz: swerex-remote", () => {
     await home?.remove();
   });
 
+  let rt: RemoteRuntime | undefined;
+  afterAll(async () => {
+    await rt?.dispose();
+  });
+
   it("answers every mutated request without an unexpected 5xx, and stays up", async () => {
-    const rt = new RemoteRuntime({ auth_token: KEY, host: server.url, timeout: 30 });
+    rt = new RemoteRuntime({ auth_token: KEY, host: server.url, timeout: 30 });
     await rt.createSession({ session: "default", startup_timeout: 60 });
     // Warm up (JIT, pools) before the RSS baseline.
     await rt.runInSession({ command: "echo warm", timeout: 30 });
@@ -67,6 +73,7 @@ describe("fuzz: swerex-remote", () => {
         body: { path: `${home.path}/fz.txt`, content: "x" },
       },
       { method: "POST", path: "/upload", headers: auth, body: { target_path: `${home.path}/up` } },
+      { method: "POST", path: "/close", headers: auth },
       { method: "GET", path: "/no_such_route", headers: auth },
       { method: "POST", path: "/is_alive" },
     ];
@@ -77,10 +84,10 @@ describe("fuzz: swerex-remote", () => {
       msPerRoute: FUZZ_MS_PER_ROUTE,
     });
     await expectSurvived("swerex-remote", server.pid, rssBefore, report);
-    // Still a working server: a new session runs a command (the fuzzer may have closed "default").
+    // Still a working server: a new session runs a command (the fuzzer may have closed or filled sessions).
+    expect((await raw(`${server.url}/close`, { method: "POST", headers: auth })).status).toBe(200);
     await rt.createSession({ session: "after-fuzz", startup_timeout: 60 });
     const after = await rt.runInSession({ session: "after-fuzz", command: "echo after", timeout: 30 });
     expect(after.output).toBe("after\n");
-    await rt.dispose();
   });
 });
