@@ -4,7 +4,7 @@
  * not only the signature check), plus the sandbox gateway (Host routing). No 5xx, the process alive,
  * its RSS back near the start.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { AGS_API_VERSION, signTc3 } from "../../src/emulator/ags/index.js";
 import { spawnSwerex } from "../helpers/cli.js";
 import { type FuzzRequest, type FuzzRoute, fuzz, seededRandom } from "../helpers/fuzz.js";
@@ -62,7 +62,8 @@ describe("fuzz: swerex ags-emulator", () => {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    baseUrl = (/AGS emulator listening on (\S+)/.exec(emu.output())?.[1] as string).replace(/\/$/, "");
+    const listening = /AGS emulator listening on (\S+)/.exec(emu.output());
+    baseUrl = (listening?.[1] ?? "").replace(/\/$/, "");
   });
   afterAll(async () => {
     emu?.child.kill("SIGTERM");

@@ -21,6 +21,8 @@ describe("fuzz: swerex-remote", () => {
     home = await makeQuietHome();
     server = await spawnRuntimeServerProcess({
       authToken: KEY,
+      // Relative paths the fuzzer writes land in the throwaway home, not in the repository.
+      cwd: home.path,
       // Small caps, so that the fuzzer reaches them instead of the machine's limits.
       env: {
         HOME: home.path,
@@ -31,14 +33,11 @@ describe("fuzz: swerex-remote", () => {
       timeoutMs: 60_000,
     });
   });
-  afterAll(async () => {
-    await server?.stop();
-    await home?.remove();
-  });
-
   let rt: RemoteRuntime | undefined;
   afterAll(async () => {
     await rt?.dispose();
+    await server?.stop();
+    await home?.remove();
   });
 
   it("answers every mutated request without an unexpected 5xx, and stays up", async () => {

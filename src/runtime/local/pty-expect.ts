@@ -5,8 +5,8 @@
 import type { IPty } from "node-pty";
 import { PythonValueError } from "../errors.js";
 import { startTimer, type Timer } from "../timer.js";
-import { type RegexSearch, RegexSearchCancelled, searchRegexes } from "./regex-worker.js";
 import { StreamingUtf8Decoder } from "./codec.js";
+import { type RegexSearch, RegexSearchCancelled, searchRegexes } from "./regex-worker.js";
 
 export interface Match {
   start: number;
