@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { AGS_API_VERSION, signTc3 } from "../../src/emulator/ags/index.js";
-import { spawnSwerex } from "../helpers/cli.js";
+import { spawnSwerex, waitForOutput } from "../helpers/cli.js";
 import { type FuzzRequest, type FuzzRoute, fuzz, seededRandom } from "../helpers/fuzz.js";
 import { rssOf } from "../helpers/process.js";
 import { makeQuietHome, type QuietHome } from "../helpers/quiet-home.js";
@@ -55,15 +55,7 @@ describe("fuzz: swerex ags-emulator", () => {
       ],
       { env: { ...process.env, HOME: home.path, TENCENTCLOUD_SECRET_KEY: SECRET_KEY }, timeoutMs: 600_000 },
     );
-    const deadline = Date.now() + 60_000;
-    while (!/AGS emulator listening on (\S+)/.test(emu.output())) {
-      if (Date.now() > deadline || emu.child.exitCode !== null) {
-        throw new Error(`swerex ags-emulator did not start: ${emu.output()}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const listening = /AGS emulator listening on (\S+)/.exec(emu.output());
-    baseUrl = (listening?.[1] ?? "").replace(/\/$/, "");
+    baseUrl = ((await waitForOutput(emu, /AGS emulator listening on (\S+)/))[1] as string).replace(/\/$/, "");
   });
   afterAll(async () => {
     emu?.child.kill("SIGTERM");

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnSwerex } from "../helpers/cli.js";
+import { spawnSwerex, waitForOutput } from "../helpers/cli.js";
 import { type FuzzRoute, fuzz } from "../helpers/fuzz.js";
 import { rssOf } from "../helpers/process.js";
 import { raw } from "../server/helpers.js";
@@ -56,14 +56,7 @@ describe("fuzz: swerex proxy", () => {
       ],
       { timeoutMs: 600_000 },
     );
-    const deadline = Date.now() + 60_000;
-    while (!/OPENAI_BASE_URL=(\S+)\/v1/.test(proxy.output())) {
-      if (Date.now() > deadline || proxy.child.exitCode !== null) {
-        throw new Error(`swerex proxy did not start: ${proxy.output()}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    baseUrl = /OPENAI_BASE_URL=(\S+)\/v1/.exec(proxy.output())?.[1] as string;
+    baseUrl = (await waitForOutput(proxy, /OPENAI_BASE_URL=(\S+)\/v1/))[1] as string;
   });
   afterAll(async () => {
     proxy?.child.kill("SIGTERM");

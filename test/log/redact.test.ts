@@ -2,26 +2,14 @@
  * Issue 13 item 9: any header whose name looks like a key, token, secret, password, cookie or authorization
  * is redacted, whatever its case and separators, by the shared helper and by the loggers built on it.
  */
-import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createAgsLogger } from "../../src/deployment/ags/log.js";
 import { isSecretName, REDACTED, redactHeaders, redactingLoggerOptions } from "../../src/log/index.js";
 import { DummyRuntime } from "../../src/runtime/dummy.js";
-import { raw, serveOnLoopback } from "../server/helpers.js";
+import { captureLines, raw, serveOnLoopback } from "../server/helpers.js";
 
 const SECRET = "s3cr3t-value-that-must-not-appear";
-
-function capture(): { sink: Writable; text(): string } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { sink, text: () => lines.join("") };
-}
 
 describe("redactHeaders", () => {
   it("knows secret header names in any case and with any separator", () => {
@@ -65,7 +53,7 @@ describe("redactHeaders", () => {
 
 describe("loggers", () => {
   it("a pino logger with redactingLoggerOptions blanks X_API_Key", () => {
-    const c = capture();
+    const c = captureLines();
     const logger = pino({ level: "debug", ...redactingLoggerOptions() }, c.sink);
     logger.debug({ headers: { X_API_Key: SECRET, "X-Api-Key": SECRET } }, "request");
     expect(c.text()).toContain(REDACTED);
@@ -73,7 +61,7 @@ describe("loggers", () => {
   });
 
   it("the AGS logger blanks X_API_Key and X_Access_Token", () => {
-    const c = capture();
+    const c = captureLines();
     const logger = createAgsLogger(c.sink, "debug");
     logger.warn({ headers: { X_API_Key: SECRET, X_Access_Token: SECRET, "content-type": "a/b" } }, "call");
     expect(c.text()).toContain("a/b");
@@ -81,7 +69,7 @@ describe("loggers", () => {
   });
 
   it("swerex-remote never logs an X_API_Key or any other secret-looking header of a rejected request", async () => {
-    const c = capture();
+    const c = captureLines();
     const server = await serveOnLoopback(new DummyRuntime(), "the-key", pino({ level: "trace" }, c.sink));
     try {
       const r = await raw(`${server.url}/is_alive`, {

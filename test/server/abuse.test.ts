@@ -3,7 +3,6 @@
  * the server (item 4), `yes` costs a truncated observation, not the server (item 1), and a 10 MB command
  * is not echoed back in full (item 5).
  */
-import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandTimeoutError } from "../../src/runtime/errors.js";
@@ -12,7 +11,7 @@ import { RemoteRuntime } from "../../src/runtime/remote.js";
 import { type SpawnedRuntimeServer, spawnRuntimeServerProcess } from "../../src/server/spawn.js";
 import { rssOf } from "../helpers/process.js";
 import { makeQuietHome, type QuietHome } from "../helpers/quiet-home.js";
-import { raw, serveOnLoopback } from "./helpers.js";
+import { captureLines, raw, serveOnLoopback } from "./helpers.js";
 
 const KEY = "abuse-key";
 const MAX_OUTPUT = 100_000;
@@ -109,13 +108,7 @@ describe("echoed input is capped (item 5)", () => {
   });
 
   it("a 10 MB command that times out comes back capped in the 511 answer and in every log line", async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { sink, lines } = captureLines();
     const runtime = new LocalRuntime();
     const server = await serveOnLoopback(runtime, KEY, pino({ level: "trace" }, sink));
     try {
