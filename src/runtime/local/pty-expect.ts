@@ -44,13 +44,29 @@ export class TextBuffer {
     return this.parts[0] ?? "";
   }
 
-  /** Removes and returns the first `n` characters. */
+  /**
+   * Removes and returns the first `n` characters. Costs the parts it takes, not the whole buffer: the
+   * output bound drops a chunk from the front on every append once a command prints more than it keeps.
+   */
   shift(n: number): string {
-    const all = this.toString();
-    const head = all.slice(0, n);
-    const rest = all.slice(n);
-    this.parts = rest ? [rest] : [];
-    this.length = rest.length;
+    const taken: string[] = [];
+    let need = Math.min(Math.max(0, n), this.length);
+    let i = 0;
+    while (need > 0 && i < this.parts.length) {
+      const part = this.parts[i] as string;
+      if (part.length <= need) {
+        taken.push(part);
+        need -= part.length;
+        i++;
+      } else {
+        taken.push(part.slice(0, need));
+        this.parts[i] = part.slice(need);
+        need = 0;
+      }
+    }
+    this.parts = this.parts.slice(i);
+    const head = taken.join("");
+    this.length -= head.length;
     return head;
   }
 }
