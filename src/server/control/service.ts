@@ -17,6 +17,9 @@ import { connectableHost, formatHttpUrl } from "../start.js";
 import { createControlServer } from "./app.js";
 import { createControlMetrics } from "./metrics.js";
 
+/** While closing, how often connections that went idle after their last answer are closed. */
+const IDLE_SWEEP_MS = 100;
+
 export interface ControlServiceOptions
   extends Pick<
     SandboxServiceOptions,
@@ -113,8 +116,15 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     rollouts,
     close(closeOpts = {}) {
       closing ??= (async () => {
-        // Running rollouts end (failed: infrastructure) and stop their sandboxes; then the server closes.
-        await Promise.all([app.close(), rollouts.close()]);
+        // Requests in flight finish; their keep-alive connections are closed as soon as they go idle
+        // (fastify only closes the connections that are idle when close() starts).
+        const idle = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+        try {
+          // Running rollouts end (failed: infrastructure) and stop their sandboxes while the server closes.
+          await Promise.all([app.close(), rollouts.close()]);
+        } finally {
+          clearInterval(idle);
+        }
         await service.drain();
         await reaper.stop();
         if (closeOpts.stopSandboxes) {
