@@ -57,7 +57,7 @@ describe("TencentAGSDeploymentConfig", () => {
 });
 
 describe("credential precedence (seeds/004)", () => {
-  const config = { secret_id: "cfg-id", secret_key: "cfg-key", role_arn: "cfg-role" };
+  const config = { secret_id: "cfg-id", secret_key: "cfg-key", session_token: "", role_arn: "cfg-role" };
 
   it("environment variables win over the config file", () => {
     expect(
@@ -80,7 +80,7 @@ describe("credential precedence (seeds/004)", () => {
   it("the environment fills in what the config leaves empty", () => {
     expect(
       resolveAgsCredentials(
-        { secret_id: "", secret_key: "", role_arn: "" },
+        { secret_id: "", secret_key: "", session_token: "", role_arn: "" },
         { TENCENTCLOUD_SECRET_ID: "env-id", TENCENTCLOUD_SECRET_KEY: "env-key" },
       ),
     ).toEqual({ secretId: "env-id", secretKey: "env-key", roleArn: "" });

@@ -5,6 +5,24 @@ import {
 } from "../../../server/index.js";
 import type { BackendHandle, BackendStartSpec, LoopbackTarget, SandboxBackend } from "./types.js";
 
+/**
+ * What a sandbox process sees of this machine's environment: enough to find programs and to print text,
+ * nothing else. The emulator's own environment holds credentials (TENCENTCLOUD_SECRET_KEY) that a real
+ * sandbox never sees.
+ */
+const PASSED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ"] as const;
+
+function sandboxEnv(declared: { name: string; value: string }[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of PASSED_ENV) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  if (!env.PATH) env.PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const e of declared) env[e.name] = e.value;
+  return env;
+}
+
 /** How the local backend starts a runtime server; `spawnRuntimeServerProcess` from src/server by default. */
 export type RuntimeServerSpawner = (opts: SpawnRuntimeServerOptions) => Promise<SpawnedRuntimeServer>;
 
@@ -47,8 +65,7 @@ export class LocalBackend implements SandboxBackend {
   async start(spec: BackendStartSpec): Promise<BackendHandle> {
     const spawn = this.spawner ?? spawnRuntimeServerProcess;
     spec.signal.throwIfAborted();
-    const env = Object.fromEntries(spec.env.map((e) => [e.name, e.value]));
-    const server = await spawn({ authToken: "", port: 0, env });
+    const server = await spawn({ authToken: "", port: 0, env: sandboxEnv(spec.env), inheritEnv: false });
     const declared = new Set(spec.ports);
     const target: LoopbackTarget = { host: "127.0.0.1", port: server.port };
     let stopped = false;
