@@ -162,12 +162,7 @@ export const TencentAGSDeploymentConfig = z
     /** Disk size: empty (the service's default) or one of 1Gi, 5Gi, 10Gi, 20Gi. */
     storage: z.enum(["", ...STORAGE_SIZES]).default(""),
     /** Environment variables of the sandbox. */
-    env: z
-      .record(
-        z.string().regex(ENV_NAME, "must be a variable name ([A-Za-z_][A-Za-z0-9_]*)"),
-        z.union([z.string(), z.number(), z.boolean()]).transform(String),
-      )
-      .default({}),
+    env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
     network_mode: enumOf(NETWORK_MODES, "PUBLIC"),
     /** VPC subnets and security groups (`network_mode: VPC` only). */
     subnet_ids: list(z.string().regex(SUBNET_ID_PATTERN, 'must look like "subnet-abc123"')),
@@ -200,6 +195,7 @@ export const TencentAGSDeploymentConfig = z
   }));
 
 type ParsedKeys = {
+  env: Record<string, string>;
   region: string;
   domain: string;
   tool_id: string;
@@ -224,6 +220,10 @@ function crossFieldRules(c: ParsedKeys, ctx: z.RefinementCtx): void {
       ["domain"],
       `names region ${domainRegion} but region is ${c.region}; the gateway of one region does not serve another (leave domain empty for ${c.region}.tencentags.com)`,
     );
+  }
+  for (const name of Object.keys(c.env)) {
+    if (!ENV_NAME.test(name))
+      issue(["env", name], `${JSON.stringify(name)} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)`);
   }
   if (c.tool_command === "keep" && !c.tool_id) {
     issue(["tool_command"], '"keep" keeps the command of an existing tool: set tool_id too');
