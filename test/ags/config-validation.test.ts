@@ -190,7 +190,11 @@ describe("tencentags config: values the API refuses fail before any call", () =>
   });
 
   it("swerex run exits 2 for a mount without a role", async () => {
-    const env = { ...process.env, TENCENTCLOUD_SECRET_ID: "AKIDx", TENCENTCLOUD_SECRET_KEY: "k" };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TENCENTCLOUD_SECRET_ID: "AKIDx",
+      TENCENTCLOUD_SECRET_KEY: "k",
+    };
     delete env.TENCENTCLOUD_ROLE_ARN;
     const { done } = spawnSwerex(
       [
