@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   type SpawnedRuntimeServer,
   type SpawnRuntimeServerOptions,
@@ -8,12 +11,13 @@ import type { BackendHandle, BackendStartSpec, LoopbackTarget, SandboxBackend } 
 /**
  * What a sandbox process sees of this machine's environment: enough to find programs and to print text,
  * nothing else. The emulator's own environment holds credentials (TENCENTCLOUD_SECRET_KEY) that a real
- * sandbox never sees.
+ * sandbox never sees. HOME is the sandbox's own empty directory, as in a fresh image: the user's shell
+ * start-up files and history stay out of it.
  */
-const PASSED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ"] as const;
+const PASSED_ENV = ["PATH", "LANG", "LC_ALL", "TZ"] as const;
 
-function sandboxEnv(declared: { name: string; value: string }[]): Record<string, string> {
-  const env: Record<string, string> = {};
+function sandboxEnv(home: string, declared: { name: string; value: string }[]): Record<string, string> {
+  const env: Record<string, string> = { HOME: home };
   for (const k of PASSED_ENV) {
     const v = process.env[k];
     if (v !== undefined) env[k] = v;
@@ -65,7 +69,14 @@ export class LocalBackend implements SandboxBackend {
   async start(spec: BackendStartSpec): Promise<BackendHandle> {
     const spawn = this.spawner ?? spawnRuntimeServerProcess;
     spec.signal.throwIfAborted();
-    const server = await spawn({ authToken: "", port: 0, env: sandboxEnv(spec.env), inheritEnv: false });
+    const home = await mkdtemp(join(tmpdir(), "swerex-agsemu-home-"));
+    let server: SpawnedRuntimeServer;
+    try {
+      server = await spawn({ authToken: "", port: 0, env: sandboxEnv(home, spec.env), inheritEnv: false });
+    } catch (err) {
+      await rm(home, { recursive: true, force: true });
+      throw err;
+    }
     const declared = new Set(spec.ports);
     const target: LoopbackTarget = { host: "127.0.0.1", port: server.port };
     let stopped = false;
@@ -82,6 +93,7 @@ export class LocalBackend implements SandboxBackend {
         // A stopped (SIGSTOP) process cannot handle SIGTERM until continued.
         signal(server.pid, "SIGCONT");
         await server.stop();
+        await rm(home, { recursive: true, force: true });
       },
       async kill() {
         signal(server.pid, "SIGKILL");
