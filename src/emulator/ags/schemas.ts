@@ -212,7 +212,7 @@ export function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.o
   if (issue.code !== "custom" && issue.input === undefined) {
     throw new AgsApiError("MissingParameter", `The request is missing a required parameter \`${field}\`.`);
   }
-  if (issue.code === "custom" || issue.code === "too_big") {
+  if (issue.code === "custom" || issue.code === "too_big" || issue.code === "invalid_format") {
     // A value of the right type that the service refuses (a format, a range, an enum of strings).
     throw new AgsApiError("InvalidParameterValue", `The value of \`${field}\` is invalid: ${issue.message}.`);
   }
