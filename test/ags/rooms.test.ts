@@ -39,10 +39,10 @@ describe("rooms", () => {
     expect(offenders).toEqual([]);
   });
 
-  it("the swerex dispatcher and the ags-emulator command do not import each other", () => {
-    expect(imports(join(SRC, "cli/commands/ags-emulator.ts"))).not.toContain("cli/swerex.ts");
-    expect(imports(join(SRC, "cli/swerex.ts")).filter((i) => i === "cli/commands/ags-emulator.ts")).toEqual(
-      [],
-    );
+  it("no command imports the swerex dispatcher (it loads them; they never load it back)", () => {
+    const commands = readdirSync(join(SRC, "cli/commands")).filter((f) => f.endsWith(".ts"));
+    expect(commands).toContain("ags-emulator.ts");
+    const back = commands.filter((f) => imports(join(SRC, "cli/commands", f)).includes("cli/swerex.ts"));
+    expect(back).toEqual([]);
   });
 });
