@@ -15,7 +15,7 @@ delete ENV.TENCENTCLOUD_SESSION_TOKEN;
 
 let emu: AgsEmulator;
 beforeAll(async () => {
-  emu = await startEmulator({ backend: inProcessBackend(), latency: { precacheMs: 1_000 } });
+  emu = await startEmulator({ backend: inProcessBackend(), latency: { precacheMs: 4_000 } });
 });
 afterAll(async () => {
   await emu?.close();
@@ -57,8 +57,10 @@ describe("swerex ags", () => {
     expect(lines[0]).toMatch(/^cached ccr\.ccs\.tencentyun\.com\/demo\/a:1 sha256:[0-9a-f]{64}$/);
     expect(lines[1]).toMatch(/^cached ccr\.ccs\.tencentyun\.com\/demo\/b:1 sha256:[0-9a-f]{64}$/);
     for (const image of images) {
-      expect(r.stderr).toContain(`swerex ags precache: ${image}: Pending waiting for a node`);
-      expect(r.stderr).toContain(`swerex ags precache: ${image}: Success image cached`);
+      // A status before Success (which one depends on when the first poll lands), then Success.
+      const mine = r.stderr.split("\n").filter((l) => l.startsWith(`swerex ags precache: ${image}: `));
+      expect(mine[0]).toMatch(/: (Pending waiting for a node|Running pulling image: \d+%)$/);
+      expect(mine.at(-1)).toBe(`swerex ags precache: ${image}: Success image cached`);
     }
   });
 
