@@ -43,6 +43,20 @@ const FULL_CONFIG = {
   runtime_timeout: 7,
 };
 
+/** FULL_CONFIG's runtime mount as the API's StorageMount. */
+const REX_MOUNT = {
+  Name: "rex",
+  MountPath: "/opt/rex",
+  ReadOnly: true,
+  StorageSource: {
+    Image: {
+      Reference: "ccr.example/swerex-runtime:1.4.0",
+      ImageRegistryType: "personal",
+      SubPath: "/nix/rex",
+    },
+  },
+};
+
 function newClient() {
   return new AgsClient({
     secretId: "AKIDshape",
@@ -125,20 +139,7 @@ describe("TencentAGSDeployment request shapes", () => {
           FailureThreshold: 15,
         },
       },
-      StorageMounts: [
-        {
-          Name: "rex",
-          MountPath: "/opt/rex",
-          ReadOnly: true,
-          StorageSource: {
-            Image: {
-              Reference: "ccr.example/swerex-runtime:1.4.0",
-              ImageRegistryType: "personal",
-              SubPath: "/nix/rex",
-            },
-          },
-        },
-      ],
+      StorageMounts: [REX_MOUNT],
     });
     expect(create?.headers["x-tc-region"]).toBe("ap-guangzhou");
     expect(create?.headers.authorization).toContain("Credential=AKIDshape/");
@@ -362,18 +363,7 @@ describe("TencentAGSDeployment request shapes: the rest of the API", () => {
     ]);
     expect(custom.Resources).toEqual({ CPU: "2", Memory: "4Gi", Storage: "10Gi" });
     expect(create?.body.StorageMounts).toEqual([
-      {
-        Name: "rex",
-        MountPath: "/opt/rex",
-        ReadOnly: true,
-        StorageSource: {
-          Image: {
-            Reference: "ccr.example/swerex-runtime:1.4.0",
-            ImageRegistryType: "personal",
-            SubPath: "/nix/rex",
-          },
-        },
-      },
+      REX_MOUNT,
       {
         Name: "runs",
         MountPath: "/data/runs",
