@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgsClient, resetSharedAgsClients } from "../../src/deployment/ags/client.js";
 import { TencentAGSDeployment } from "../../src/deployment/ags/deployment.js";
 import { AgsRequestError } from "../../src/deployment/ags/errors.js";
-import { AgsGatewayError } from "../../src/deployment/ags/gateway-check.js";
+import { AgsGatewayError, GatewayCheck } from "../../src/deployment/ags/gateway-check.js";
 import type { AgsEmulator } from "../../src/emulator/ags/index.js";
 import {
   emulatorConfig,
@@ -160,5 +160,66 @@ describe("AGS endpoint keys through the deployment", () => {
     );
     // The failed start stopped what it created.
     expect(d.instanceId).toBeUndefined();
+  });
+});
+
+describe("AGS regions and gateway hosts that cannot work", () => {
+  it("a region the service does not answer fails on the first call (UnsupportedRegion), not at startup_timeout", async () => {
+    const d = new TencentAGSDeployment(
+      emulatorConfig(emu, {
+        region: "ap-atlantis",
+        domain: "",
+        gateway_address: emu.gatewayUrl,
+        startup_timeout: 600,
+      }),
+      { env: {}, pollIntervalMs: 100 },
+    );
+    const err = await d.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AgsRequestError);
+    expect((err as AgsRequestError).code).toBe("UnsupportedRegion");
+    expect((err as AgsRequestError).attempts).toBe(1);
+  });
+
+  it("a sandbox host that does not resolve ends the wait at once; other failures wait", () => {
+    const check = new GatewayCheck({
+      url: "https://8000-abc.ap-nowhere.tencentags.com",
+      domain: "ap-nowhere.tencentags.com",
+      region: "ap-nowhere",
+    });
+    expect(() =>
+      check.observe("Failed to connect to https://8000-abc.ap-nowhere.tencentags.com\nECONNREFUSED: connect"),
+    ).not.toThrow();
+    expect(() =>
+      check.observe("Status code 502 from https://8000-abc.ap-nowhere.tencentags.com/is_alive. Message: x"),
+    ).not.toThrow();
+    expect(() =>
+      check.observe(
+        "Failed to connect to https://8000-abc.ap-nowhere.tencentags.com\nENOTFOUND: getaddrinfo ENOTFOUND 8000-abc.ap-nowhere.tencentags.com",
+      ),
+    ).toThrow(
+      "the sandbox gateway host 8000-abc.ap-nowhere.tencentags.com does not resolve; check domain (ap-nowhere.tencentags.com) and region (ap-nowhere)",
+    );
+  });
+
+  it("a 404 counts only once it persists (the gateway may lag RUNNING briefly)", () => {
+    let now = 0;
+    const check = new GatewayCheck({
+      url: "https://8000-abc.d.example",
+      domain: "d.example",
+      region: "ap-guangzhou",
+      graceMs: 5_000,
+      now: () => now,
+    });
+    const notFound = "Status code 404 from https://8000-abc.d.example/is_alive. Message: not found";
+    check.observe(notFound);
+    now = 1_000;
+    check.observe(notFound);
+    now = 6_000;
+    check.observe("Status code 503 from x"); // an answer in between starts the count again
+    check.observe(notFound);
+    now = 8_000;
+    check.observe(notFound);
+    now = 11_000;
+    expect(() => check.observe(notFound)).toThrow(AgsGatewayError);
   });
 });
