@@ -9,12 +9,13 @@
  *
  * `npm run bench -- proxy`, or `npx tsx bench/proxy.ts [--quick]`. JSON goes to bench/results/proxy-<time>.json.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Pool } from "undici";
+import { cpuMs, spawnReady, stop } from "./lib/proc.js";
 import { type LatencyStats, latencyStats, roundTo } from "./lib/stats.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -96,63 +97,6 @@ function agentRequest(delayMs: number): string {
       { role: "user", content: observation },
     ],
   });
-}
-
-function spawnReady(
-  args: string[],
-  pattern: RegExp,
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ child: ChildProcess; match: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
-  });
-  let out = "";
-  let err = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${args.join(" ")} did not start within 60 s: ${err}`));
-    }, 60_000);
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = pattern.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve({ child, match: m[1] });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(" ")} exited with ${code}: ${err}`));
-    });
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
-}
-
-/** User + system CPU milliseconds a process has used so far (Linux /proc; 0 elsewhere). */
-function cpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
-  } catch {
-    return 0;
-  }
 }
 
 const stats = (samples: number[]): Stats => latencyStats(samples, 3);
