@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from ._bodies import list_params
 from ._http import DEFAULT_REQUEST_TIMEOUT_S, HttpBase, raise_for_answer
 from .rollouts import RolloutsMixin
 from .runtime import RuntimeClient
@@ -151,16 +152,7 @@ class SwerexClient(RolloutsMixin, HttpBase):
         cursor: str | None = None,
     ) -> SandboxPage:
         """One page of ``GET /v1/sandboxes``; pass ``next_cursor`` back as ``cursor`` for the next."""
-        params: dict[str, str] = {}
-        if state is not None:
-            params["state"] = state
-        for k, v in (metadata or {}).items():
-            params[f"metadata.{k}"] = v
-        if limit is not None:
-            params["limit"] = str(limit)
-        if cursor is not None:
-            params["cursor"] = cursor
-        page = await self._call("GET", "/v1/sandboxes", params=params)
+        page = await self._call("GET", "/v1/sandboxes", params=list_params(state, metadata, limit, cursor))
         return SandboxPage(
             items=[Sandbox.from_dict(item, self) for item in page.get("items", [])],
             next_cursor=page.get("next_cursor"),

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._bodies import list_params, policy_response
 from ._http import TIMEOUT_MARGIN_S, raise_for_answer
 
 #: The service's longest long-poll (seconds).
@@ -127,15 +128,7 @@ class RolloutsMixin:
         cursor: str | None = None,
     ) -> RolloutPage:
         """One page of ``GET /v1/rollouts`` (results left out)."""
-        params: dict[str, str] = {}
-        if state is not None:
-            params["state"] = state
-        for k, v in (metadata or {}).items():
-            params[f"metadata.{k}"] = v
-        if limit is not None:
-            params["limit"] = str(limit)
-        if cursor is not None:
-            params["cursor"] = cursor
+        params = list_params(state, metadata, limit, cursor)
         page = await self._call("GET", "/v1/rollouts", params=params)  # type: ignore[attr-defined]
         return RolloutPage([Rollout.from_dict(r) for r in page.get("items", [])], page.get("next_cursor"))
 
@@ -184,16 +177,16 @@ class RolloutsMixin:
     ) -> None:
         """``POST /v1/calls/{call_id}`` with a PolicyResponse. :class:`SwerexAPIError` 404 when the call is
         gone (answered, timed out, or its rollout ended)."""
-        body: dict[str, Any] = {"content": content, "finish_reason": finish_reason, **extra}
-        for key, value in (
-            ("tool_calls", tool_calls),
-            ("usage", usage),
-            ("prompt_token_ids", prompt_token_ids),
-            ("completion_token_ids", completion_token_ids),
-            ("logprobs", logprobs),
-        ):
-            if value is not None:
-                body[key] = value
+        body = policy_response(
+            content,
+            finish_reason,
+            tool_calls=tool_calls,
+            usage=usage,
+            prompt_token_ids=prompt_token_ids,
+            completion_token_ids=completion_token_ids,
+            logprobs=logprobs,
+            **extra,
+        )
         await self._call("POST", f"/v1/calls/{call_id}", json=body)  # type: ignore[attr-defined]
 
     async def fail_call(self, call_id: str, message: str, *, status: int = 500, code: str | None = None) -> None:

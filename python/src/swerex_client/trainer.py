@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._bodies import policy_response
 from ._http import DEFAULT_REQUEST_TIMEOUT_S, TIMEOUT_MARGIN_S, HttpBase, raise_for_answer
 
 #: The proxy's longest long-poll (seconds).
@@ -92,16 +93,16 @@ class TrainerClient(HttpBase):
 
         Raises :class:`SwerexAPIError` 404 when the call is gone (answered, timed out, or its agent hung up).
         """
-        body: dict[str, Any] = {"content": content, "finish_reason": finish_reason, **extra}
-        for key, value in (
-            ("tool_calls", tool_calls),
-            ("usage", usage),
-            ("prompt_token_ids", prompt_token_ids),
-            ("completion_token_ids", completion_token_ids),
-            ("logprobs", logprobs),
-        ):
-            if value is not None:
-                body[key] = value
+        body = policy_response(
+            content,
+            finish_reason,
+            tool_calls=tool_calls,
+            usage=usage,
+            prompt_token_ids=prompt_token_ids,
+            completion_token_ids=completion_token_ids,
+            logprobs=logprobs,
+            **extra,
+        )
         await self._post(f"/trainer/responses/{request_id}", body)
 
     async def error(
