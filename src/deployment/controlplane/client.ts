@@ -45,6 +45,13 @@ export const SandboxPage = z.looseObject({
 });
 export type SandboxPage = z.infer<typeof SandboxPage>;
 
+/** An API timestamp (ISO string or epoch ms) in epoch ms; undefined when absent or unreadable. */
+export function toEpochMs(value: string | number | null | undefined): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const ms = typeof value === "number" ? value : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 /** The body of `POST /v1/sandboxes`. */
 export interface CreateSandboxRequest {
   deployment?: Record<string, unknown>;

@@ -29,6 +29,7 @@ import {
   ControlPlaneClient,
   type CreateSandboxRequest,
   type SandboxResource,
+  toEpochMs,
 } from "./client.js";
 import {
   ControlPlaneDeploymentConfig,
@@ -305,12 +306,4 @@ export class ControlPlaneDeployment extends BaseDeployment {
       this.status(`Could not delete sandbox ${run.id}: ${(err as Error).message} (its lease will expire)`);
     }
   }
-}
-
-/** An API timestamp (ISO string or epoch ms) in epoch ms. */
-export function toEpochMs(value: string | number | null | undefined): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  if (typeof value === "number") return value;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
 }

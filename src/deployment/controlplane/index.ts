@@ -7,6 +7,7 @@ export {
   type ListSandboxesQuery,
   SandboxPage,
   SandboxResource,
+  toEpochMs,
 } from "./client.js";
 export {
   ControlPlaneDeploymentConfig,
