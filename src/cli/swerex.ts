@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   "run-batch": () => import("./commands/run-batch.js"),
   "prepare-data": () => import("./commands/prepare-data.js"),
   sandbox: () => import("./commands/sandbox.js"),
+  serve: () => import("./commands/serve.js"),
 };
 
 /** Exit statuses of the dispatcher itself (a command returns its own). */

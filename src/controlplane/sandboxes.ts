@@ -132,7 +132,11 @@ export class SandboxService {
 
     let id = newSandboxId();
     if (idempotencyKey !== undefined) {
-      const hash = requestHash({ deployment: req.deployment ?? null, ttl: req.ttl ?? null, metadata: req.metadata ?? {} });
+      const hash = requestHash({
+        deployment: req.deployment ?? null,
+        ttl: req.ttl ?? null,
+        metadata: req.metadata ?? {},
+      });
       const { record, created } = await this.store.putIdempotency({
         owner,
         key: idempotencyKey,
@@ -146,7 +150,11 @@ export class SandboxService {
           throw new ServiceError(
             "invalid_request",
             "Idempotency-Key: this key was used with a different request body",
-            { issues: [{ where: "Idempotency-Key", message: "this key was used with a different request body" }] },
+            {
+              issues: [
+                { where: "Idempotency-Key", message: "this key was used with a different request body" },
+              ],
+            },
           );
         }
         id = record.resource_id;
@@ -219,7 +227,11 @@ export class SandboxService {
   }
 
   /** Starts the backend resource and records the outcome; never throws. */
-  private async runStart(record: SandboxRecord, config: DeploymentConfig, signal: AbortSignal): Promise<void> {
+  private async runStart(
+    record: SandboxRecord,
+    config: DeploymentConfig,
+    signal: AbortSignal,
+  ): Promise<void> {
     const backend = this.backend(config.type);
     const t0 = this.now();
     const log = this.log.child({ sandbox: record.id, backend: config.type });
@@ -321,9 +333,11 @@ export class SandboxService {
         `${rec.backend} sandboxes cannot be paused or resumed (only tencentags sandboxes can)`,
       );
     }
-    const [from, to]: [SandboxState, SandboxState] = op === "pause" ? ["running", "paused"] : ["paused", "running"];
+    const [from, to]: [SandboxState, SandboxState] =
+      op === "pause" ? ["running", "paused"] : ["paused", "running"];
     if (rec.state === to) return rec;
-    if (rec.state !== from) throw new ServiceError("conflict", `sandbox ${id} is ${rec.state}; cannot ${op} it`);
+    if (rec.state !== from)
+      throw new ServiceError("conflict", `sandbox ${id} is ${rec.state}; cannot ${op} it`);
     try {
       await call.call(backend, rec.handle);
     } catch (err) {
@@ -409,7 +423,8 @@ export class SandboxService {
 
   /** Marks a sandbox adopted at start-up (its runtime answers) as reachable through the pass-through. */
   adopt(rec: SandboxRecord): void {
-    if (rec.handle !== null) this.running.set(rec.id, { owner: rec.owner, backend: rec.backend, handle: rec.handle });
+    if (rec.handle !== null)
+      this.running.set(rec.id, { owner: rec.owner, backend: rec.backend, handle: rec.handle });
   }
 
   forget(id: string): void {
