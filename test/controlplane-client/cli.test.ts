@@ -6,22 +6,42 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControlPlaneClient, type SandboxResource } from "../../src/deployment/index.js";
+import {
+  busyboxImage,
+  describeDocker,
+  engineAvailable,
+  fileLabel,
+  removeContainersWithLabel,
+  testBundle,
+} from "../docker/fixtures.js";
 import { spawnSwerex } from "../helpers/cli.js";
 import { type RunningServe, startServe } from "./serve.js";
 
 let serve: RunningServe;
 let client: ControlPlaneClient;
+const label = fileLabel();
 
 beforeAll(async () => {
-  serve = await startServe({ args: ["--instances.deployment.type=local"] });
+  // The service's default deployment: busybox with the runtime bundle (a bash session for `swerex run`).
+  const docker = engineAvailable
+    ? [
+        "--instances.deployment.type=docker",
+        `--instances.deployment.image=${await busyboxImage()}`,
+        "--instances.deployment.pull=never",
+        `--instances.deployment.runtime_mount=${await testBundle()}`,
+        `--instances.deployment.labels=${JSON.stringify(label.labels)}`,
+      ]
+    : ["--instances.deployment.type=local"];
+  serve = await startServe({ args: docker });
   client = new ControlPlaneClient({ url: serve.url, apiKey: serve.apiKey });
-}, 90_000);
+}, 300_000);
 
 afterAll(async () => {
   // Whatever a failed test left running.
   const page = await client?.list({ state: "running" }).catch(() => undefined);
   await Promise.allSettled((page?.items ?? []).map((s) => client.delete(s.id)));
   await serve?.stop();
+  if (engineAvailable) await removeContainersWithLabel(label.filter);
 });
 
 /** `swerex ...` with the service's URL and key in the environment (as an operator would export them). */
@@ -35,14 +55,13 @@ async function byMetadata(key: string, value: string): Promise<SandboxResource[]
   return (await client.list({ metadata: { [key]: value } })).items;
 }
 
-describe("swerex run through the service", () => {
+describeDocker("swerex run through the service (its default deployment: docker busybox)", () => {
   it("runs the command in a sandbox of the service, exits with its code, and deletes the sandbox", async () => {
     const tag = randomUUID();
     const { code, stdout, stderr } = await swerex([
       "run",
       "--instances.deployment.type=controlplane",
       `--instances.deployment.url=${serve.url}`,
-      "--instances.deployment.deployment.type=local",
       `--instances.deployment.metadata.test=${tag}`,
       "--",
       "echo hi; exit 3",
@@ -72,7 +91,6 @@ describe("swerex run through the service", () => {
     const proc = swerex([
       "run",
       "--instances.deployment.type=controlplane",
-      "--instances.deployment.deployment.type=local",
       `--instances.deployment.metadata.test=${tag}`,
       "--",
       "echo started; sleep 120",
