@@ -118,39 +118,50 @@ async function createToRunning(
   };
 }
 
-async function passThrough(serve: RunningServe, client: ControlPlaneClient, n: number) {
-  const { sandbox } = await client.create({ deployment: { type: "local" }, wait: true });
+/**
+ * (b) on one sandbox kind: `deployment` through the service vs `direct()` (the same kind started here).
+ * Docker when an engine is there: both run the bundle's bash in busybox, so only the hop differs.
+ */
+async function passThrough(
+  serve: RunningServe,
+  client: ControlPlaneClient,
+  n: number,
+  deployment: Record<string, unknown>,
+  direct: () => Promise<{ runtime: RemoteRuntime; stop(): Promise<void> }>,
+) {
+  const { sandbox } = await client.create({ deployment, wait: true });
   const proxied = new RemoteRuntime({
     host: sandbox.runtime_url as string,
     auth_token: serve.apiKey,
     timeout: 5,
   });
-  const direct = await directLocal();
+  const baseline = await direct();
   try {
     await proxied.createSession({ session: "b", startup_timeout: 60 });
-    await direct.runtime.createSession({ session: "b", startup_timeout: 60 });
+    await baseline.runtime.createSession({ session: "b", startup_timeout: 60 });
     const action = { session: "b", command: "echo hi", timeout: 30 };
     for (let i = 0; i < 20; i++) {
       await proxied.runInSession(action);
-      await direct.runtime.runInSession(action);
+      await baseline.runtime.runInSession(action);
     }
     const viaService: number[] = [];
     const viaDirect: number[] = [];
     let serviceCpu = 0;
     for (let i = 0; i < n; i++) {
-      viaDirect.push(await timed(() => direct.runtime.runInSession(action)));
+      viaDirect.push(await timed(() => baseline.runtime.runInSession(action)));
       const c0 = cpuMs(serve.pid);
       viaService.push(await timed(() => proxied.runInSession(action)));
       serviceCpu += cpuMs(serve.pid) - c0;
     }
     return {
+      sandbox: String(deployment.type),
       service: latencyStats(viaService, 3),
       direct: latencyStats(viaDirect, 3),
       service_cpu_ms_per_call: roundTo(serviceCpu / n, 3),
     };
   } finally {
     await proxied.dispose();
-    await direct.stop();
+    await baseline.stop();
     await client.delete(sandbox.id);
   }
 }
@@ -273,6 +284,23 @@ export default async function bench(opts: BenchOptions): Promise<unknown> {
   });
   const client = new ControlPlaneClient({ url: serve.url, apiKey: serve.apiKey, timeoutMs: 300_000 });
   try {
+    let dockerReason: string | undefined;
+    try {
+      await pingEngine(sharedDockerClient(), 5000);
+    } catch (err) {
+      dockerReason = `no Docker engine: ${(err as Error).message}`;
+    }
+    const dockerConfig =
+      dockerReason === undefined
+        ? await Promise.all([ensureBusyboxImage(sharedDockerClient()), buildBundle()]).then(
+            ([image, bundle]) => ({
+              image,
+              pull: "never" as const,
+              runtime_mount: bundle.dir,
+              startup_timeout: 120,
+            }),
+          )
+        : undefined;
     if (!skip.has("a")) {
       const local = await createToRunning(serve, client, n, { type: "local" }, async () => {
         const d = await directLocal();
@@ -286,15 +314,8 @@ export default async function bench(opts: BenchOptions): Promise<unknown> {
         ratio_or_delta: `${roundTo(local.service.p50_ms / local.direct.p50_ms, 2)}x`,
         target: `<= ${TARGET.create_ratio}x`,
       });
-      let dockerReason: string | undefined;
-      try {
-        await pingEngine(sharedDockerClient(), 5000);
-      } catch (err) {
-        dockerReason = `no Docker engine: ${(err as Error).message}`;
-      }
-      if (dockerReason === undefined) {
-        const [image, bundle] = await Promise.all([ensureBusyboxImage(sharedDockerClient()), buildBundle()]);
-        const config = { image, pull: "never" as const, runtime_mount: bundle.dir, startup_timeout: 120 };
+      if (dockerConfig) {
+        const config = dockerConfig;
         const docker = await createToRunning(serve, client, n, { type: "docker", ...config }, async () => {
           const d = new DockerDeployment(config, { onProgress: () => {} });
           await d.start();
@@ -313,10 +334,16 @@ export default async function bench(opts: BenchOptions): Promise<unknown> {
       }
     }
     if (!skip.has("b")) {
-      const b = await passThrough(serve, client, calls);
+      const b = dockerConfig
+        ? await passThrough(serve, client, calls, { type: "docker", ...dockerConfig }, async () => {
+            const d = new DockerDeployment(dockerConfig, { onProgress: () => {} });
+            await d.start();
+            return { runtime: d.runtime as RemoteRuntime, stop: () => d.stop() };
+          })
+        : await passThrough(serve, client, calls, { type: "local" }, directLocal);
       result.b = b;
       rows.push({
-        row: "(b) run_in_session echo hi p50",
+        row: `(b) run_in_session echo hi p50 (${b.sandbox})`,
         measured: `${b.service.p50_ms} ms pass-through (${b.service_cpu_ms_per_call} ms service CPU/call)`,
         baseline: `${b.direct.p50_ms} ms direct`,
         ratio_or_delta: `+${roundTo(b.service.p50_ms - b.direct.p50_ms, 3)} ms`,
