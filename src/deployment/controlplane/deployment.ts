@@ -18,12 +18,9 @@ import { randomUUID } from "node:crypto";
 import type { Dispatcher } from "undici";
 import { ConfigError } from "../../config/index.js";
 import { DeploymentStartupError, PythonTimeoutError } from "../../runtime/errors.js";
-import type { IsAliveResponse } from "../../runtime/protocol.js";
 import { RemoteRuntime } from "../../runtime/remote.js";
-import type { IsAliveOptions } from "../../runtime/runtime.js";
 import { sleep } from "../../runtime/sleep.js";
-import { BaseDeployment, type StartOptions } from "../deployment.js";
-import { registerDeployment, unregisterDeployment } from "../registry.js";
+import { type DeploymentRun, RunLifecycleDeployment } from "../run-lifecycle.js";
 import {
   ControlPlaneApiError,
   ControlPlaneClient,
@@ -61,8 +58,7 @@ export interface ControlPlaneDeploymentOptions {
 }
 
 /** Everything one start() created, so stop() (or a failed start) undoes exactly that. */
-interface Run {
-  controller: AbortController;
+interface Run extends DeploymentRun {
   idempotencyKey: string;
   /** Set as soon as the service named the sandbox. */
   id?: string;
@@ -70,15 +66,14 @@ interface Run {
   createInFlight: boolean;
   runtime?: RemoteRuntime;
   renewal?: { timer?: NodeJS.Timeout; stopped: boolean };
-  starting?: Promise<void>;
-  cleanup?: Promise<void>;
 }
 
-export class ControlPlaneDeployment extends BaseDeployment {
+export class ControlPlaneDeployment extends RunLifecycleDeployment<Run> {
+  /** Every client process's Ctrl-C deletes its sandboxes (the registry). */
+  protected readonly register = true;
   readonly config: ControlPlaneDeploymentConfig;
   private readonly client: ControlPlaneClient;
   private readonly apiKey: string;
-  private run: Run | undefined;
   private last: SandboxResource | undefined;
 
   constructor(
@@ -116,30 +111,11 @@ export class ControlPlaneDeployment extends BaseDeployment {
     return this.last;
   }
 
-  async start(opts: StartOptions = {}): Promise<void> {
-    if (this.run) throw new DeploymentStartupError("Deployment already started; stop() it first");
-    const run: Run = {
-      controller: new AbortController(),
-      idempotencyKey: randomUUID(),
-      createInFlight: false,
-    };
-    this.run = run;
-    registerDeployment(this);
-    const signal = opts.signal
-      ? AbortSignal.any([opts.signal, run.controller.signal])
-      : run.controller.signal;
-    run.starting = this.startRun(run, signal);
-    try {
-      await run.starting;
-    } catch (err) {
-      await this.cleanupRun(run);
-      if (this.run === run) this.run = undefined;
-      if (!this.run) unregisterDeployment(this);
-      throw err;
-    }
+  protected newRun(): Run {
+    return { controller: new AbortController(), idempotencyKey: randomUUID(), createInFlight: false };
   }
 
-  private async startRun(run: Run, signal: AbortSignal): Promise<void> {
+  protected async startRun(run: Run, signal: AbortSignal): Promise<void> {
     const timeoutMs = this.config.startup_timeout * 1000;
     const deadline = Date.now() + timeoutMs;
     const timedOut = AbortSignal.timeout(timeoutMs);
@@ -257,30 +233,8 @@ export class ControlPlaneDeployment extends BaseDeployment {
     schedule();
   }
 
-  async isAlive(opts: IsAliveOptions = {}): Promise<IsAliveResponse> {
-    const runtime = this.run?.runtime;
-    if (!runtime) return { is_alive: false, message: "Runtime not started" };
-    return runtime.isAlive(opts);
-  }
-
-  /** Idempotent: stops renewing, then deletes the sandbox (a 404, already gone, counts as done). */
-  async stop(): Promise<void> {
-    const run = this.run;
-    if (!run) return;
-    run.controller.abort(new DeploymentStartupError("Deployment stopped while starting"));
-    await run.starting?.catch(() => {});
-    await this.cleanupRun(run);
-    if (this.run === run) this.run = undefined;
-    this._runtime = undefined;
-    unregisterDeployment(this);
-  }
-
-  private cleanupRun(run: Run): Promise<void> {
-    run.cleanup ??= this.doCleanup(run);
-    return run.cleanup;
-  }
-
-  private async doCleanup(run: Run): Promise<void> {
+  /** Stops renewing, then deletes the sandbox (a 404, already gone, counts as done). */
+  protected async doCleanup(run: Run): Promise<void> {
     if (run.renewal) {
       run.renewal.stopped = true;
       clearTimeout(run.renewal.timer);
