@@ -79,6 +79,17 @@ interface Row {
   target: string;
 }
 
+/** The table row of (a) for one backend. */
+function createRow(backend: string, r: Awaited<ReturnType<typeof createToRunning>>): Row {
+  return {
+    row: `(a) ${backend} create-to-running p50`,
+    measured: `${r.service.p50_ms} ms (deployment ${r.client_deployment.p50_ms} ms)`,
+    baseline: `${r.direct.p50_ms} ms direct`,
+    ratio_or_delta: `${roundTo(r.service.p50_ms / r.direct.p50_ms, 2)}x`,
+    target: `<= ${TARGET.create_ratio}x`,
+  };
+}
+
 /** (a) one backend: `n` sequential starts each way, alternating so drift hits both alike. */
 async function createToRunning(
   serve: RunningServe,
@@ -307,13 +318,7 @@ export default async function bench(opts: BenchOptions): Promise<unknown> {
         return d.stop;
       });
       result.a_local = local;
-      rows.push({
-        row: "(a) local create-to-running p50",
-        measured: `${local.service.p50_ms} ms (deployment ${local.client_deployment.p50_ms} ms)`,
-        baseline: `${local.direct.p50_ms} ms direct`,
-        ratio_or_delta: `${roundTo(local.service.p50_ms / local.direct.p50_ms, 2)}x`,
-        target: `<= ${TARGET.create_ratio}x`,
-      });
+      rows.push(createRow("local", local));
       if (dockerConfig) {
         const config = dockerConfig;
         const docker = await createToRunning(serve, client, n, { type: "docker", ...config }, async () => {
@@ -322,13 +327,7 @@ export default async function bench(opts: BenchOptions): Promise<unknown> {
           return () => d.stop();
         });
         result.a_docker = docker;
-        rows.push({
-          row: "(a) docker create-to-running p50",
-          measured: `${docker.service.p50_ms} ms (deployment ${docker.client_deployment.p50_ms} ms)`,
-          baseline: `${docker.direct.p50_ms} ms direct`,
-          ratio_or_delta: `${roundTo(docker.service.p50_ms / docker.direct.p50_ms, 2)}x`,
-          target: `<= ${TARGET.create_ratio}x`,
-        });
+        rows.push(createRow("docker", docker));
       } else {
         result.a_docker = { skipped: dockerReason };
       }
