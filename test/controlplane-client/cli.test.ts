@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControlPlaneClient, type SandboxResource } from "../../src/deployment/index.js";
+import { until } from "../controlplane/serve.js";
 import {
   busyboxImage,
   describeDocker,
@@ -95,16 +96,14 @@ describeDocker("swerex run through the service (its default deployment: docker b
       "--",
       "echo started; sleep 120",
     ]);
-    const deadline = Date.now() + 60_000;
-    let running: SandboxResource | undefined;
-    while (!running && Date.now() < deadline) {
-      running = (await byMetadata("test", tag)).find((s) => s.state === "running");
-      if (!running) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(running, `no running sandbox; client output:\n${proc.output()}`).toBeDefined();
+    const running = await until(
+      `a running sandbox; client output:\n${proc.output()}`,
+      async () => (await byMetadata("test", tag)).find((s) => s.state === "running"),
+      60_000,
+    );
     proc.child.kill("SIGINT");
     expect(await proc.exited).toBe(130);
-    expect((await client.get(running?.id as string)).state).toBe("stopped");
+    expect((await client.get(running.id)).state).toBe("stopped");
   });
 });
 

@@ -11,6 +11,7 @@ import {
   ControlPlaneDeployment,
   type ControlPlaneDeploymentConfigInput,
 } from "../../src/deployment/index.js";
+import { until } from "../controlplane/serve.js";
 import {
   busyboxImage,
   containersWithLabel,
@@ -44,22 +45,6 @@ function deployment(config: ControlPlaneDeploymentConfigInput = {}): ControlPlan
   );
   started.push(d);
   return d;
-}
-
-/** Polls the service until `pred` holds for the sandbox, or fails naming the last state. */
-async function waitForState(
-  id: string,
-  pred: (state: string) => boolean,
-  timeoutMs = 30_000,
-): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let state = "";
-  while (Date.now() < deadline) {
-    state = (await client.get(id)).state;
-    if (pred(state)) return state;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`sandbox ${id} still ${state} after ${timeoutMs} ms`);
 }
 
 describe("ControlPlaneDeployment against swerex serve", () => {
@@ -131,7 +116,9 @@ describe("ControlPlaneDeployment against swerex serve", () => {
     const unrenewedId = unrenewed.sandboxId as string;
     // The service reaps within 5 s of expiry: the unrenewed one must go, and by then the renewed one has
     // outlived its 2 s ttl several times over.
-    await waitForState(unrenewedId, (s) => s === "stopped", 30_000);
+    await until(`${unrenewedId} reaped`, async () =>
+      (await client.get(unrenewedId)).state === "stopped" ? true : undefined,
+    );
     const rec = await client.get(renewed.sandboxId as string);
     expect(rec.state).toBe("running");
     expect(Date.parse(rec.expires_at as string)).toBeGreaterThan(Date.now());
