@@ -56,7 +56,10 @@ async function byMetadata(key: string, value: string): Promise<SandboxResource[]
   return (await client.list({ metadata: { [key]: value } })).items;
 }
 
-describeDocker("swerex run through the service (its default deployment: docker busybox)", () => {
+/** Each test spawns several CLI processes (~3 s each on a loaded two-core machine). */
+const CLI_TESTS = { timeout: 240_000 };
+
+describeDocker("swerex run through the service (its default deployment: docker busybox)", CLI_TESTS, () => {
   it("runs the command in a sandbox of the service, exits with its code, and deletes the sandbox", async () => {
     const tag = randomUUID();
     const { code, stdout, stderr } = await swerex([
@@ -107,7 +110,7 @@ describeDocker("swerex run through the service (its default deployment: docker b
   });
 });
 
-describe("swerex sandbox", () => {
+describe("swerex sandbox", CLI_TESTS, () => {
   it("create, list, get, lease, rm: one sandbox's life, as JSON and as tab-separated lines", async () => {
     const tag = randomUUID();
     const created = await swerex([
