@@ -78,6 +78,8 @@ export class SandboxService {
   /** Starts running in this process: their abort handles and their settling. */
   private readonly starts = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private readonly stops = new Map<string, Promise<SandboxRecord>>();
+  /** Creates with an Idempotency-Key that have not inserted their record yet, by owner and key. */
+  private readonly claims = new Map<string, Promise<void>>();
   /** Owner and handle of running sandboxes, so the pass-through does not read the store per request. */
   private readonly running = new Map<string, { owner: string; backend: string; handle: Json }>();
   private admission: Promise<unknown> = Promise.resolve();
@@ -130,47 +132,76 @@ export class SandboxService {
     const config = this.resolve(req.deployment);
     const wait = req.wait ?? true;
 
-    let id = newSandboxId();
-    if (idempotencyKey !== undefined) {
-      const hash = requestHash({
-        deployment: req.deployment ?? null,
-        ttl: req.ttl ?? null,
-        metadata: req.metadata ?? {},
-      });
-      const { record, created } = await this.store.putIdempotency({
-        owner,
-        key: idempotencyKey,
-        kind: "sandbox",
-        request_hash: hash,
-        resource_id: id,
-        created_at: this.now(),
-      });
-      if (!created) {
-        if (record.request_hash !== hash || record.kind !== "sandbox") {
-          throw new ServiceError(
-            "invalid_request",
-            "Idempotency-Key: this key was used with a different request body",
-            {
-              issues: [
-                { where: "Idempotency-Key", message: "this key was used with a different request body" },
-              ],
-            },
-          );
-        }
-        id = record.resource_id;
-        const existing = await this.store.getSandbox(id);
-        // Absent: the first call died between claiming the key and inserting; this call creates it.
-        if (existing) return { record: wait ? await this.settled(id) : existing, created: false };
-      }
+    const claimed = await this.claim(owner, req, ttl, config, idempotencyKey);
+    if ("replay" in claimed) {
+      const rec = claimed.replay;
+      return { record: wait ? await this.settled(rec.id) : rec, created: false };
     }
-
-    const record = await this.admit(owner, id, config, ttl, req.metadata ?? {});
+    const record = claimed.record;
+    const id = record.id;
     const abort = new AbortController();
     const done = this.runStart(record, config, abort.signal).finally(() => this.starts.delete(id));
     this.starts.set(id, { abort, done });
     if (!wait) return { record, created: true };
     await done;
     return { record: await this.mustGet(id), created: true };
+  }
+
+  /**
+   * The record of this create: a new one, or (`replay`) the one an earlier request with the same
+   * Idempotency-Key made. Requests with one key are serialized in this process until the first has inserted
+   * its record; across processes, the key's row in the store decides, and an insert that lost a race to
+   * another replica reads the winner's record.
+   */
+  private async claim(
+    owner: string,
+    req: CreateSandboxRequest,
+    ttl: number,
+    config: DeploymentConfig,
+    idempotencyKey: string | undefined,
+  ): Promise<{ record: SandboxRecord } | { replay: SandboxRecord }> {
+    const metadata = req.metadata ?? {};
+    if (idempotencyKey === undefined)
+      return { record: await this.admit(owner, newSandboxId(), config, ttl, metadata) };
+    const slot = `${owner}\n${idempotencyKey}`;
+    for (let pending = this.claims.get(slot); pending; pending = this.claims.get(slot)) await pending;
+    let release = () => {};
+    this.claims.set(slot, new Promise<void>((r) => (release = r)));
+    try {
+      const hash = requestHash({ deployment: req.deployment ?? null, ttl: req.ttl ?? null, metadata });
+      const { record: key, created } = await this.store.putIdempotency({
+        owner,
+        key: idempotencyKey,
+        kind: "sandbox",
+        request_hash: hash,
+        resource_id: newSandboxId(),
+        created_at: this.now(),
+      });
+      if (!created && (key.request_hash !== hash || key.kind !== "sandbox")) {
+        throw new ServiceError(
+          "invalid_request",
+          "Idempotency-Key: this key was used with a different request body",
+          {
+            issues: [
+              { where: "Idempotency-Key", message: "this key was used with a different request body" },
+            ],
+          },
+        );
+      }
+      const existing = created ? undefined : await this.store.getSandbox(key.resource_id);
+      if (existing) return { replay: existing };
+      // New, or the first call died between claiming the key and inserting: this call creates it.
+      try {
+        return { record: await this.admit(owner, key.resource_id, config, ttl, metadata) };
+      } catch (err) {
+        const raced = await this.store.getSandbox(key.resource_id);
+        if (raced) return { replay: raced };
+        throw err;
+      }
+    } finally {
+      this.claims.delete(slot);
+      release();
+    }
   }
 
   /** Limits check and insert, one create at a time (the count must include the insert before it). */
