@@ -17,6 +17,8 @@ import {
 export const description = "create, list, inspect, extend and remove sandboxes of a swerex serve";
 
 const EXIT = { ok: 0, service: 1, usage: 2 } as const;
+/** A create waits until the sandbox runs, which may include pulling its image. */
+const CALL_TIMEOUT_MS = 15 * 60_000;
 /** `list` follows `next_cursor` pages of this size until `--limit` records are shown. */
 const PAGE_SIZE = 100;
 /** Flags that take no value: `--json ID` must not read ID as the flag's value. */
@@ -179,7 +181,11 @@ export async function run(argv: string[], ctx: SandboxCommandContext = {}): Prom
     return fail(EXIT.usage, err.message);
   }
 
-  const client = new ControlPlaneClient({ url: options.url, apiKey: options.api_key });
+  const client = new ControlPlaneClient({
+    url: options.url,
+    apiKey: options.api_key,
+    timeoutMs: CALL_TIMEOUT_MS,
+  });
   const out = new Output(stdout, options.json, ctx.signal);
   try {
     await (ACTIONS[sub] as (typeof ACTIONS)[string]).act(client, ids, options, out);
