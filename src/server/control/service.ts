@@ -3,7 +3,6 @@
  * listen. `close()` is the graceful shutdown: stop accepting, finish requests in flight and starts in
  * progress, stop the reaper, and leave sandboxes running (their leases own them) unless `stopSandboxes`.
  */
-import type { Logger } from "pino";
 import {
   type BackendAdapter,
   createBackends,
@@ -16,6 +15,9 @@ import {
 import { connectableHost, formatHttpUrl } from "../start.js";
 import { createControlServer } from "./app.js";
 import { createControlMetrics } from "./metrics.js";
+
+/** While closing, how often connections that went idle after their last answer are closed. */
+const IDLE_SWEEP_MS = 100;
 
 export interface ControlServiceOptions
   extends Pick<
@@ -99,7 +101,14 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     service,
     close(closeOpts = {}) {
       closing ??= (async () => {
-        await app.close();
+        // Requests in flight finish; their keep-alive connections are closed as soon as they go idle
+        // (fastify only closes the connections that are idle when close() starts).
+        const idle = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(idle);
+        }
         await service.drain();
         await reaper.stop();
         if (closeOpts.stopSandboxes) {
