@@ -7,16 +7,15 @@
  * Pause and resume are AGS's own.
  */
 import type { Logger } from "pino";
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { describeInstance } from "../../deployment/ags/instances.js";
-import { parseGatewayAddress } from "../../deployment/ags/runtime-factory.js";
+import { dataPlaneDispatcher } from "../../deployment/ags/runtime-factory.js";
 import {
   type DeploymentConfig,
   parseDeploymentConfig,
   serviceLabels,
   TencentAGSDeployment,
 } from "../../deployment/index.js";
-import { createEmulatorDispatcher } from "../../emulator/ags/dispatcher.js";
 import type { Json } from "../../store/types.js";
 import { withoutSecrets } from "../secrets.js";
 import {
@@ -44,7 +43,7 @@ export class TencentAgsBackend implements BackendAdapter {
   readonly canPause = true;
   /** One deployment per instance, started here or adopted from a handle. */
   private readonly live = new Map<string, TencentAGSDeployment>();
-  private readonly dispatchers = new Map<string, Dispatcher>();
+  private readonly dispatchers = new Map<string, Dispatcher | undefined>();
 
   constructor(private readonly opts: TencentAgsBackendOptions) {}
 
@@ -80,24 +79,20 @@ export class TencentAgsBackend implements BackendAdapter {
     return d;
   }
 
-  /** The data-plane connection the config asks for (the emulator's gateway, or TLS without verification). */
+  /** The data-plane connection the config asks for (one per distinct setting, shared by its sandboxes). */
   private dispatcherFor(config: AgsConfig): Dispatcher | undefined {
     const key = `${config.gateway_address}\n${config.domain}\n${config.skip_ssl_verify}`;
-    let d = this.dispatchers.get(key);
-    if (!d) {
-      if (config.gateway_address) {
-        d = createEmulatorDispatcher({
+    if (!this.dispatchers.has(key)) {
+      this.dispatchers.set(
+        key,
+        dataPlaneDispatcher({
+          gatewayAddress: config.gateway_address,
           domain: config.domain,
-          ...parseGatewayAddress(config.gateway_address),
-        });
-      } else if (config.skip_ssl_verify) {
-        d = new Agent({ connect: { rejectUnauthorized: false }, headersTimeout: 0, bodyTimeout: 0 });
-      } else {
-        return undefined;
-      }
-      this.dispatchers.set(key, d);
+          skipSslVerify: config.skip_ssl_verify,
+        }),
+      );
     }
-    return d;
+    return this.dispatchers.get(key);
   }
 
   async target(handle: Json, signal?: AbortSignal): Promise<RuntimeTarget> {
@@ -150,7 +145,7 @@ export class TencentAgsBackend implements BackendAdapter {
 
   async close(): Promise<void> {
     this.live.clear();
-    await Promise.allSettled([...this.dispatchers.values()].map((d) => d.close()));
+    await Promise.allSettled([...this.dispatchers.values()].map((d) => d?.close()));
     this.dispatchers.clear();
   }
 }
