@@ -9,6 +9,7 @@ export {
   type ProbeResult,
   type RuntimeTarget,
   type StartContext,
+  TencentAgsBackend,
 } from "./backends/index.js";
 export { type DeploymentDefaults, resolveDeployment } from "./deployments.js";
 export { errorInfo, ServiceError, type ServiceErrorCode } from "./errors.js";

@@ -312,7 +312,7 @@ for (const store of STORES)
           [
             {
               field: "deployment.type",
-              message: 'this service does not run "remote" sandboxes; it runs docker|local|dummy',
+              message: 'this service does not run "remote" sandboxes; it runs docker|local|dummy|tencentags',
             },
           ],
         ],

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { DockerBackend } from "./docker.js";
 import { DummyBackend } from "./dummy.js";
 import { LocalBackend } from "./local.js";
+import { TencentAgsBackend } from "./tencentags.js";
 import type { BackendAdapter } from "./types.js";
 
 export type {
@@ -12,11 +13,13 @@ export type {
   RuntimeTarget,
   StartContext,
 } from "./types.js";
-export { DockerBackend, DummyBackend, LocalBackend };
+export { DockerBackend, DummyBackend, LocalBackend, TencentAgsBackend };
 
 export interface BackendSetOptions {
   serviceId: string;
   logger: Logger;
+  /** AGS credentials of the service's default config (the environment's win), for adopted instances. */
+  agsCredentials?: { secret_id?: string; secret_key?: string };
 }
 
 /** One adapter per deployment type the service serves. */
@@ -25,6 +28,11 @@ export function createBackends(opts: BackendSetOptions): Map<string, BackendAdap
     new DockerBackend({ serviceId: opts.serviceId, logger: opts.logger.child({ backend: "docker" }) }),
     new LocalBackend(),
     new DummyBackend(),
+    new TencentAgsBackend({
+      serviceId: opts.serviceId,
+      logger: opts.logger.child({ backend: "tencentags" }),
+      ...(opts.agsCredentials ? { credentials: opts.agsCredentials } : {}),
+    }),
   ];
   return new Map(all.map((b) => [b.type, b]));
 }

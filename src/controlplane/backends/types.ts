@@ -11,6 +11,7 @@
  *
  * Handles may hold secrets (the sandbox's own token): the API never returns them.
  */
+import type { Dispatcher } from "undici";
 import type { DeploymentConfig } from "../../deployment/index.js";
 import type { Json } from "../../store/types.js";
 
@@ -24,6 +25,8 @@ export interface StartContext {
 export interface RuntimeTarget {
   url: string;
   headers: Record<string, string>;
+  /** How to connect when the default keep-alive pool cannot (AGS through a gateway address, no TLS check). */
+  dispatcher?: Dispatcher;
 }
 
 export type ProbeResult = "alive" | "gone" | "unreachable";

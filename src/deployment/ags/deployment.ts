@@ -56,6 +56,13 @@ export interface TencentAGSDeploymentOptions {
   pollIntervalMs?: number;
   /** Builds the runtime once the instance is RUNNING (a seam for unit tests). */
   runtimeFactory?: AgsRuntimeFactory;
+  /**
+   * Metadata naming the instance's owner; default: this process (`ownerLabels()`, for `swerex ags gc`).
+   * The control plane passes `serviceLabels(...)`: its instances outlive its process.
+   */
+  ownerMetadata?: Record<string, string>;
+  /** Whether SIGINT/SIGTERM of this process stop the instance (../registry.ts). Default true. */
+  register?: boolean;
   /** How long the gateway may answer 404 for a RUNNING instance before the start fails (default 5 s). */
   gatewayNotFoundGraceMs?: number;
 }
@@ -161,7 +168,7 @@ export class TencentAGSDeployment extends BaseDeployment {
     if (this.stopping) await this.stopping;
     void this.client; // missing credentials fail here, before anything is registered or sent
     // Tracked from the first request on, so a SIGINT during start also stops what it created.
-    registerDeployment(this);
+    if (this.opts.register !== false) registerDeployment(this);
     this.starting ??= this.doStart(opts).finally(() => {
       this.starting = undefined;
       this.startAbort = undefined;
@@ -206,18 +213,7 @@ export class TencentAGSDeployment extends BaseDeployment {
       this.token = token;
 
       this.status("Connecting to runtime");
-      const factory = this.opts.runtimeFactory ?? defaultAgsRuntimeFactory;
-      const runtime = factory({
-        url: this.endpointFor(instance.InstanceId),
-        tokens: token,
-        timeoutSec: this.config.runtime_timeout,
-        dispatcher: this.opts.dispatcher,
-        gatewayAddress: this.config.gateway_address,
-        domain: this.config.domain,
-        skipSslVerify: this.config.skip_ssl_verify,
-        logger: this.log,
-      });
-      this._runtime = runtime;
+      const runtime = this.connect(instance.InstanceId);
       const gateway = new GatewayCheck({
         url: this.endpointFor(instance.InstanceId),
         domain: this.config.domain,
@@ -251,6 +247,41 @@ export class TencentAGSDeployment extends BaseDeployment {
     }
   }
 
+  /** The runtime of a RUNNING instance (its token provider must be set). */
+  private connect(instanceId: string) {
+    const factory = this.opts.runtimeFactory ?? defaultAgsRuntimeFactory;
+    const runtime = factory({
+      url: this.endpointFor(instanceId),
+      tokens: this.token as InstanceTokenProvider,
+      timeoutSec: this.config.runtime_timeout,
+      dispatcher: this.opts.dispatcher,
+      gatewayAddress: this.config.gateway_address,
+      domain: this.config.domain,
+      skipSslVerify: this.config.skip_ssl_verify,
+      logger: this.log,
+    });
+    this._runtime = runtime;
+    return runtime;
+  }
+
+  /**
+   * Takes over an instance another process (or an earlier life of the control plane) started: after this,
+   * the deployment is as if `start()` had started it (runtime, token, pause/resume, stop).
+   */
+  adopt(instanceId: string): void {
+    if (this._instanceId) throw new DeploymentStartupError("Deployment already has an instance");
+    this._instanceId = instanceId;
+    this.token = new InstanceTokenProvider(this.client, instanceId);
+    this.connect(instanceId);
+    if (this.opts.register !== false) registerDeployment(this);
+  }
+
+  /** The instance's current access token (`X-Access-Token`), refreshed before it expires. */
+  accessToken(signal?: AbortSignal): Promise<string> {
+    this.requireInstance();
+    return (this.token as InstanceTokenProvider).get(signal);
+  }
+
   private async resolveTool(client: AgsClient, signal: AbortSignal): Promise<string> {
     const pollIntervalMs = this.opts.pollIntervalMs;
     if (this.config.tool_id) {
@@ -270,7 +301,7 @@ export class TencentAGSDeployment extends BaseDeployment {
    */
   startRequest(toolId: string): StartSandboxInstanceRequest {
     const metadata: MetadataVar[] = [
-      ...Object.entries(ownerLabels()).map(([Name, Value]) => ({ Name, Value })),
+      ...Object.entries(this.opts.ownerMetadata ?? ownerLabels()).map(([Name, Value]) => ({ Name, Value })),
       { Name: DEPLOYMENT_KEY, Value: this.deploymentId },
     ];
     const override = !this.config.tool_id

@@ -4,7 +4,7 @@
  * DeleteSandboxInstance; a STOPPED instance is the end state and the platform removes the record later.
  */
 import type { Logger } from "pino";
-import { type OwnerState, ownerState } from "../owner.js";
+import { LABEL_SERVICE, type OwnerState, ownerState } from "../owner.js";
 import type { AgsClient } from "./client.js";
 import { AgsRequestError } from "./errors.js";
 import { instancePoller, stopInstance } from "./instances.js";
@@ -106,7 +106,8 @@ export async function agsGc(client: AgsClient, opts: AgsGcOptions = {}): Promise
       action: "kept",
     };
     report.instances.push(entry);
-    if (state !== "dead" && !opts.all) continue;
+    // A control-plane service's instances outlive its process by design (their leases own them).
+    if ((state !== "dead" || meta[LABEL_SERVICE] !== undefined) && !opts.all) continue;
     if (opts.dryRun) {
       entry.action = "would stop";
       continue;

@@ -33,15 +33,24 @@ export function parseGatewayAddress(address: string): { host: string; port: numb
   return { host: url.hostname, port: Number(url.port || 80) };
 }
 
-export const defaultAgsRuntimeFactory: AgsRuntimeFactory = (p) => {
-  let owned: Dispatcher | undefined;
-  if (!p.dispatcher) {
-    if (p.gatewayAddress) {
-      owned = createHostRoutingDispatcher({ domain: p.domain, ...parseGatewayAddress(p.gatewayAddress) });
-    } else if (p.skipSslVerify) {
-      owned = new Agent({ connect: { rejectUnauthorized: false }, headersTimeout: 0, bodyTimeout: 0 });
-    }
+/**
+ * The data-plane connection a config asks for: `gateway_address` (connect there for `*.{domain}`), or TLS
+ * without verification (`skip_ssl_verify`); undefined when a default connection will do. The caller owns it.
+ */
+export function dataPlaneDispatcher(
+  p: Pick<AgsRuntimeParams, "gatewayAddress" | "domain" | "skipSslVerify">,
+): Dispatcher | undefined {
+  if (p.gatewayAddress) {
+    return createHostRoutingDispatcher({ domain: p.domain, ...parseGatewayAddress(p.gatewayAddress) });
   }
+  if (p.skipSslVerify) {
+    return new Agent({ connect: { rejectUnauthorized: false }, headersTimeout: 0, bodyTimeout: 0 });
+  }
+  return undefined;
+}
+
+export const defaultAgsRuntimeFactory: AgsRuntimeFactory = (p) => {
+  const owned = p.dispatcher ? undefined : dataPlaneDispatcher(p);
   return new AGSRuntime({
     host: p.url,
     tokens: p.tokens,

@@ -75,7 +75,7 @@ export function passThroughRoutes(app: FastifyInstance, opts: PassThroughOptions
     });
     let res: Dispatcher.ResponseData;
     try {
-      res = await dispatcher.request({
+      res = await (target.dispatcher ?? dispatcher).request({
         origin: new URL(target.url).origin,
         path: `${new URL(target.url).pathname.replace(/\/$/, "")}/${rest}${query}`,
         method: req.method as Dispatcher.HttpMethod,

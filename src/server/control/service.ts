@@ -56,7 +56,11 @@ export interface RunningControlService {
 export async function startControlService(opts: ControlServiceOptions): Promise<RunningControlService> {
   const { store, logger } = opts;
   await store.migrate();
-  const backends = opts.backends ?? createBackends({ serviceId: opts.serviceId, logger });
+  const tree = opts.defaults.tree;
+  const agsCredentials = Object.fromEntries(
+    ["secret_id", "secret_key"].filter((k) => typeof tree[k] === "string").map((k) => [k, tree[k] as string]),
+  );
+  const backends = opts.backends ?? createBackends({ serviceId: opts.serviceId, logger, agsCredentials });
   const metrics = createControlMetrics(store, [...backends.keys()]);
   const service = new SandboxService({
     store,
