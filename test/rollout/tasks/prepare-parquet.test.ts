@@ -53,6 +53,18 @@ async function prepare(args: string[]): Promise<void> {
   expect(r.code, r.stderr).toBe(0);
 }
 
+/** Writes the same data as parquet and as JSONL into `out`. */
+async function prepareBoth(args: string[], out: string): Promise<void> {
+  await prepare([...args, `--output_dir=${out}`, "--format=parquet"]);
+  await prepare([...args, `--output_dir=${out}`]);
+}
+
+const SWEBENCH_ARGS = [
+  "--mode=swebench",
+  "--swebench_train=examples/tasks.jsonl",
+  "--swebench_test=examples/tasks.jsonl",
+];
+
 async function jsonlRows(path: string): Promise<Array<Record<string, unknown>>> {
   return (await readFile(path, "utf8"))
     .trim()
@@ -109,19 +121,7 @@ describe.skipIf(!hasPyarrow)("prepare-data --format parquet read back with pyarr
 
   it("swebench mode: nested task fields keep their shape; keys other rows had read back as null", async () => {
     const out = join(dir, "swe");
-    await prepare([
-      "--mode=swebench",
-      "--swebench_train=examples/tasks.jsonl",
-      "--swebench_test=examples/tasks.jsonl",
-      `--output_dir=${out}`,
-      "--format=parquet",
-    ]);
-    await prepare([
-      "--mode=swebench",
-      "--swebench_train=examples/tasks.jsonl",
-      "--swebench_test=examples/tasks.jsonl",
-      `--output_dir=${out}`,
-    ]);
+    await prepareBoth(SWEBENCH_ARGS, out);
     const back = readBack(join(out, "train.parquet"));
     const rows = await jsonlRows(join(out, "train.jsonl"));
     expect(back.rows).toEqual(rows.map((r, i) => withNulls(pathKeyedToLists(r), back.rows[i])));
@@ -151,26 +151,13 @@ function withoutEmpty(task: object): Record<string, unknown> {
 describe("the task loader reads the parquet files", () => {
   it("loadTasks(train.parquet) gives the same tasks as loadTasks(train.jsonl), both modes", async () => {
     const simple = join(dir, "load-simple");
-    await prepare([
-      "--mode=simple",
-      "--train_size=23",
-      "--test_size=0",
-      `--output_dir=${simple}`,
-      "--format=parquet",
-    ]);
-    await prepare(["--mode=simple", "--train_size=23", "--test_size=0", `--output_dir=${simple}`]);
+    await prepareBoth(["--mode=simple", "--train_size=23", "--test_size=0"], simple);
     const fromParquet = await loadTasks(join(simple, "train.parquet"));
     expect(fromParquet).toHaveLength(23);
     expect(fromParquet).toEqual(await loadTasks(join(simple, "train.jsonl")));
 
     const swe = join(dir, "load-swe");
-    const args = [
-      "--mode=swebench",
-      "--swebench_train=examples/tasks.jsonl",
-      "--swebench_test=examples/tasks.jsonl",
-    ];
-    await prepare([...args, `--output_dir=${swe}`, "--format=parquet"]);
-    await prepare([...args, `--output_dir=${swe}`]);
+    await prepareBoth(SWEBENCH_ARGS, swe);
     const sweParquet = (await loadTasks(join(swe, "test.parquet"))).map(withoutEmpty);
     expect(sweParquet).toHaveLength(4);
     expect(sweParquet).toEqual((await loadTasks(join(swe, "test.jsonl"))).map(withoutEmpty));
