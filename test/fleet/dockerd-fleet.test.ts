@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FleetHealth } from "../../src/controlplane/fleet-health.js";
 import { DockerDeployment } from "../../src/deployment/docker/deployment.js";
 import { pingEngine } from "../../src/docker/engine.js";
 import { dockerClientFor } from "../../src/docker/hosts.js";
@@ -84,12 +85,22 @@ describe.skipIf(skip !== undefined)("dockerd fleet helper", () => {
       Labels: label.labels,
     });
     await c.start();
+    const ups: string[] = [];
+    const health = new FleetHealth({
+      hosts: ["a", "b"],
+      ping: (name, ms) => pingEngine(fleet?.engine(name).docker ?? a.docker, ms),
+      onUp: (name) => {
+        ups.push(name);
+      },
+    });
     const pid = a.pid ?? 0;
     await fleet.stopEngine("a");
     expect(processAlive(pid)).toBe(false);
-    await expect(pingEngine(a.docker, 2000)).rejects.toThrow();
-    await pingEngine(b.docker, 10_000); // the other engine is untouched
+    await health.check();
+    expect([health.isUp("a"), health.isUp("b")]).toEqual([false, true]); // the other engine is untouched
     await fleet.startEngine("a");
+    await health.check();
+    expect([health.isUp("a"), ups]).toEqual([true, ["a"]]);
     const info = await a.docker.getContainer(c.id).inspect();
     expect(info.State.Running).toBe(false);
     await a.docker.getContainer(c.id).remove({ force: true });
