@@ -51,7 +51,10 @@ export const PoolConfig = z
     deployment: RawDeployment.default({}),
     /** Ready sandboxes kept waiting. */
     size: z.number().int().min(0),
-    /** Upper bound on the pool's sandboxes that exist at once (ready + starting); default: size. */
+    /**
+     * Upper bound on the pool's live sandboxes (ready + starting + handed out and not yet stopped): refill
+     * pauses at it, so a pool cannot take a whole fleet. null: no bound beyond the fleet's own room.
+     */
     max: z.number().int().positive().nullable().default(null),
     /** Seconds a ready sandbox may wait unclaimed before it is replaced by a fresh one; null: never. */
     idle_ttl: z.number().positive().nullable().default(null),

@@ -85,7 +85,12 @@ export class FleetHealth {
       [...this.status.keys()].map(async (host) => {
         let error: string | null = null;
         try {
-          await withDeadline(this.opts.ping(host, timeout), timeout, host);
+          // The ping's own timeout is trusted, but a client that ignores it must not stall the round.
+          await withDeadline(
+            this.opts.ping(host, timeout),
+            timeout + 500,
+            `host ${host} did not answer within ${timeout} ms`,
+          );
         } catch (err) {
           error = err instanceof Error ? err.message : String(err);
         }
@@ -122,11 +127,11 @@ export class FleetHealth {
   }
 }
 
-/** The ping's own timeout is trusted, but a client that ignores it must not stall the round. */
-function withDeadline<T>(p: Promise<T>, ms: number, host: string): Promise<T> {
+/** `p`, or a rejection with `message` after `ms` (the timer never outlives the race). */
+export function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`host ${host} did not answer within ${ms} ms`)), ms + 500);
+    timer = setTimeout(() => reject(new Error(message)), ms);
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }

@@ -24,4 +24,11 @@ export {
   type SandboxServiceOptions,
 } from "./sandboxes.js";
 export { isSecretKey, withoutSecrets } from "./secrets.js";
-export { ACTIVE_STATES, canTransition, InvalidTransitionError, isTerminal, TERMINAL_STATES, transition } from "./states.js";
+export {
+  ACTIVE_STATES,
+  canTransition,
+  InvalidTransitionError,
+  isTerminal,
+  TERMINAL_STATES,
+  transition,
+} from "./states.js";

@@ -75,7 +75,10 @@ export class Reaper {
           return;
         }
         events?.reaped?.(action);
-        this.log.info({ sandbox: id, action }, action === "expired" ? "lease expired: stopped" : "stop retried");
+        this.log.info(
+          { sandbox: id, action },
+          action === "expired" ? "lease expired: stopped" : "stop retried",
+        );
       }),
     );
   }

@@ -35,7 +35,14 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   const { store, service, backends } = opts;
   const log = opts.logger.child({ component: "reconcile" });
   const now = opts.now ?? Date.now;
-  const report: ReconcileReport = { adopted: [], lost: [], finished: [], failed: [], stopped: [], orphansRemoved: [] };
+  const report: ReconcileReport = {
+    adopted: [],
+    lost: [],
+    finished: [],
+    failed: [],
+    stopped: [],
+    orphansRemoved: [],
+  };
 
   const records: SandboxRecord[] = [];
   for await (const rec of service.active()) records.push(rec);
@@ -44,8 +51,12 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       const backend = backends.get(rec.backend);
       if (!backend) {
         await store.updateSandbox(rec.id, {
-          state: rec.state === "starting" || rec.state === "queued" ? "failed" : transition(rec.state, "lost"),
-          error: { class: "BackendUnavailable", message: `this service does not run ${rec.backend} sandboxes` },
+          state:
+            rec.state === "starting" || rec.state === "queued" ? "failed" : transition(rec.state, "lost"),
+          error: {
+            class: "BackendUnavailable",
+            message: `this service does not run ${rec.backend} sandboxes`,
+          },
         });
         report.lost.push(rec.id);
         return;
@@ -55,10 +66,14 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         if (stopped.state === "stopped") report.stopped.push(rec.id);
         return;
       }
-      const probe = rec.handle === null ? "gone" : await backend.probe(rec.handle).catch(() => "unreachable" as const);
+      const probe =
+        rec.handle === null ? "gone" : await backend.probe(rec.handle).catch(() => "unreachable" as const);
       if (rec.state === "queued" || rec.state === "starting") {
         if (probe === "alive" && rec.handle !== null) {
-          const updated = await store.updateSandbox(rec.id, { state: transition(rec.state, "running"), started_at: now() });
+          const updated = await store.updateSandbox(rec.id, {
+            state: transition(rec.state, "running"),
+            started_at: now(),
+          });
           if (updated) service.adopt(updated);
           report.finished.push(rec.id);
           return;
@@ -66,7 +81,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         if (rec.handle !== null) await backend.stop(rec.handle).catch(() => undefined);
         await store.updateSandbox(rec.id, {
           state: transition(rec.state, "failed"),
-          error: { class: "ServiceRestarted", message: "the service restarted while this sandbox was starting" },
+          error: {
+            class: "ServiceRestarted",
+            message: "the service restarted while this sandbox was starting",
+          },
         });
         report.failed.push(rec.id);
         return;
@@ -78,9 +96,11 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         return;
       }
       if (rec.handle !== null) {
-        await backend.stop(rec.handle).catch((err: unknown) =>
-          log.warn({ sandbox: rec.id, error: errorInfo(err) }, "could not clean up a lost sandbox"),
-        );
+        await backend
+          .stop(rec.handle)
+          .catch((err: unknown) =>
+            log.warn({ sandbox: rec.id, error: errorInfo(err) }, "could not clean up a lost sandbox"),
+          );
       }
       await store.updateSandbox(rec.id, {
         state: transition(rec.state, "lost"),
@@ -112,7 +132,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       try {
         await backend.removeResource(res.ref);
         report.orphansRemoved.push(res.ref);
-        log.info({ backend: backend.type, resource: res.description, sandbox: res.sandboxId }, "removed orphan");
+        log.info(
+          { backend: backend.type, resource: res.description, sandbox: res.sandboxId },
+          "removed orphan",
+        );
       } catch (err) {
         log.warn({ resource: res.description, error: errorInfo(err) }, "could not remove orphan");
       }

@@ -12,9 +12,11 @@ import type { Logger } from "pino";
 import { ConfigError, type ConfigTree } from "../config/index.js";
 import type { DeploymentConfig } from "../deployment/index.js";
 import type { Json, Page, SandboxRecord, SandboxState, Store } from "../store/types.js";
+import { type AdmissionQueue, QueueFullError, QueueTimeoutError } from "./admission.js";
 import type { BackendAdapter, RuntimeTarget } from "./backends/index.js";
 import { type DeploymentDefaults, resolveDeployment } from "./deployments.js";
 import { errorInfo, notFound, ServiceError } from "./errors.js";
+import type { Placement } from "./fleet-placer.js";
 import { keyFingerprint, newSandboxId, requestHash } from "./ids.js";
 import { withoutSecrets } from "./secrets.js";
 import { ACTIVE_STATES, isTerminal, transition } from "./states.js";
@@ -62,7 +64,24 @@ export interface SandboxServiceOptions {
   logger: Logger;
   events?: SandboxEvents;
   now?: () => number;
+  /** Fleet placement (`docker_hosts`): host or overflow per sandbox; undefined when nothing has room. */
+  placer?: { place(config: DeploymentConfig): Promise<Placement | undefined> };
+  /** Admission: creates without room wait in this FIFO queue up to `timeoutMs` (state `queued`). */
+  admission?: { queue: AdmissionQueue; timeoutMs: number };
 }
+
+/** How the service itself creates sandboxes (warm pools), beyond what a request can ask for. */
+export interface InternalCreateOptions {
+  /** The warm pool the sandbox belongs to (recorded in `pool`). */
+  pool?: string;
+  /** No lease: the sandbox lives until the service stops it (a pooled sandbox waiting to be claimed). */
+  noLease?: boolean;
+  /** Fail at once when there is no room instead of waiting in the admission queue. */
+  noQueue?: boolean;
+}
+
+/** States that hold (or are about to hold) a backend resource: what `max_sandboxes` counts. */
+const HOLDING_STATES = ACTIVE_STATES.filter((s) => s !== "queued");
 
 export interface CreateResult {
   record: SandboxRecord;
@@ -81,6 +100,8 @@ export class SandboxService {
   /** Owner and handle of running sandboxes, so the pass-through does not read the store per request. */
   private readonly running = new Map<string, { owner: string; backend: string; handle: Json }>();
   private admission: Promise<unknown> = Promise.resolve();
+  /** Queue positions of this process's waiting creates (1 = next), shown by the API while `queued`. */
+  private readonly positions = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly opts: SandboxServiceOptions) {
@@ -124,7 +145,12 @@ export class SandboxService {
     }
   }
 
-  async create(owner: string, req: CreateSandboxRequest, idempotencyKey?: string): Promise<CreateResult> {
+  async create(
+    owner: string,
+    req: CreateSandboxRequest,
+    idempotencyKey?: string,
+    internal?: InternalCreateOptions,
+  ): Promise<CreateResult> {
     if (this.closed) throw new ServiceError("unavailable", "the service is shutting down");
     const ttl = this.checkTtl(req.ttl);
     const config = this.resolve(req.deployment);
@@ -132,7 +158,11 @@ export class SandboxService {
 
     let id = newSandboxId();
     if (idempotencyKey !== undefined) {
-      const hash = requestHash({ deployment: req.deployment ?? null, ttl: req.ttl ?? null, metadata: req.metadata ?? {} });
+      const hash = requestHash({
+        deployment: req.deployment ?? null,
+        ttl: req.ttl ?? null,
+        metadata: req.metadata ?? {},
+      });
       const { record, created } = await this.store.putIdempotency({
         owner,
         key: idempotencyKey,
@@ -146,7 +176,11 @@ export class SandboxService {
           throw new ServiceError(
             "invalid_request",
             "Idempotency-Key: this key was used with a different request body",
-            { issues: [{ where: "Idempotency-Key", message: "this key was used with a different request body" }] },
+            {
+              issues: [
+                { where: "Idempotency-Key", message: "this key was used with a different request body" },
+              ],
+            },
           );
         }
         id = record.resource_id;
@@ -156,27 +190,153 @@ export class SandboxService {
       }
     }
 
-    const record = await this.admit(owner, id, config, ttl, req.metadata ?? {});
+    const entry: Entry = { owner, id, config, ttl, metadata: req.metadata ?? {}, internal: internal ?? {} };
+    const admission = this.opts.admission;
+    if (!admission || entry.internal.noQueue) {
+      const { record, placement } = await this.admit(entry);
+      const done = this.launch(record, placement, new AbortController());
+      if (!wait) return { record, created: true };
+      await done;
+      return { record: await this.mustGet(id), created: true };
+    }
+    return this.createQueued(entry, admission, wait);
+  }
+
+  /** The queue position of a create waiting in this process (undefined when it is not waiting here). */
+  queuePosition(id: string): number | undefined {
+    return this.positions.get(id);
+  }
+
+  /**
+   * A create through the admission queue: granted at once when there is room; else recorded as `queued`
+   * (with its position) and started when its turn comes, or `failed` with `QueueTimeout` at queue_timeout.
+   */
+  private async createQueued(
+    entry: Entry,
+    admission: NonNullable<SandboxServiceOptions["admission"]>,
+    wait: boolean,
+  ): Promise<CreateResult> {
+    const { id } = entry;
     const abort = new AbortController();
-    const done = this.runStart(record, config, abort.signal).finally(() => this.starts.delete(id));
+    let queued: Promise<SandboxRecord> | undefined;
+    let entered: () => void = () => {};
+    const inQueue = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const ticket = admission.queue.acquire(1, {
+      timeoutMs: admission.timeoutMs,
+      signal: abort.signal,
+      onPosition: (position) => {
+        this.positions.set(id, position);
+        queued ??= this.insertQueued(entry);
+        entered();
+      },
+    });
+    const first = await Promise.race([
+      ticket.then(
+        (reservation) => ({ reservation }),
+        (error: unknown) => ({ error }),
+      ),
+      inQueue.then(() => undefined),
+    ]);
+    if (first && "error" in first) {
+      const err = first.error;
+      if (err instanceof QueueFullError) {
+        throw new ServiceError("limit_exceeded", err.message, { retryAfterSec: err.retryAfterSec });
+      }
+      throw err;
+    }
+    if (first) {
+      const { record, placement } = await this.admit(entry).finally(() => first.reservation.release());
+      const done = this.launch(record, placement, abort);
+      if (!wait) return { record, created: true };
+      await done;
+      return { record: await this.mustGet(id), created: true };
+    }
+    const record = await (queued as Promise<SandboxRecord>);
+    const done = ticket
+      .then(
+        async (reservation) => {
+          this.positions.delete(id);
+          let admitted: { record: SandboxRecord; placement: Placement } | undefined;
+          try {
+            admitted = await this.admit(entry, record);
+          } catch (err) {
+            await this.failQueued(id, errorInfo(err));
+            return;
+          } finally {
+            reservation.release();
+          }
+          this.starts.delete(id);
+          await this.launch(admitted.record, admitted.placement, abort);
+        },
+        async (err: unknown) => {
+          this.positions.delete(id);
+          if (err instanceof QueueTimeoutError)
+            await this.failQueued(id, { class: "QueueTimeout", message: err.message });
+          else if (!abort.signal.aborted) await this.failQueued(id, errorInfo(err));
+        },
+      )
+      .finally(() => {
+        if (this.starts.get(id)?.done === done) this.starts.delete(id);
+      });
     this.starts.set(id, { abort, done });
     if (!wait) return { record, created: true };
     await done;
     return { record: await this.mustGet(id), created: true };
   }
 
-  /** Limits check and insert, one create at a time (the count must include the insert before it). */
-  private admit(
-    owner: string,
-    id: string,
-    config: DeploymentConfig,
-    ttl: number,
-    metadata: Record<string, string>,
-  ): Promise<SandboxRecord> {
+  private insertQueued(e: Entry): Promise<SandboxRecord> {
+    const now = this.now();
+    return this.store.insertSandbox({
+      id: e.id,
+      owner: e.owner,
+      state: "queued",
+      backend: e.config.type,
+      deployment: withoutSecrets(e.config),
+      handle: null,
+      metadata: e.metadata,
+      pool: e.internal.pool ?? null,
+      host: null,
+      error: null,
+      created_at: now,
+      started_at: null,
+      stopped_at: null,
+      expires_at: e.internal.noLease ? null : now + e.ttl * 1000,
+    });
+  }
+
+  /** A queued sandbox that never got room (or whose placement failed) becomes `failed`, if still queued. */
+  private async failQueued(id: string, error: { class: string; message: string }): Promise<void> {
+    const rec = await this.store.getSandbox(id);
+    if (rec?.state !== "queued") return;
+    await this.store.updateSandbox(
+      id,
+      { state: transition("queued", "failed"), error, stopped_at: this.now() },
+      rec.version,
+    );
+  }
+
+  /** Starts the admitted sandbox in the background; the promise settles when its start has. */
+  private launch(record: SandboxRecord, placement: Placement, abort: AbortController): Promise<void> {
+    const id = record.id;
+    const done = this.runStart(record, placement, abort.signal).finally(() => {
+      if (this.starts.get(id)?.done === done) this.starts.delete(id);
+    });
+    this.starts.set(id, { abort, done });
+    return done;
+  }
+
+  /**
+   * Limits check, placement and insert (or a queued record's move to `starting`), one create at a time (the
+   * counts must include the record before it).
+   */
+  private admit(e: Entry, queued?: SandboxRecord): Promise<{ record: SandboxRecord; placement: Placement }> {
+    const { owner, id, ttl, metadata } = e;
     const run = async () => {
       const { maxSandboxes, maxSandboxesPerKey } = this.opts;
       if (maxSandboxes > 0) {
-        const total = await this.store.countSandboxes({ states: [...ACTIVE_STATES] });
+        const total = await this.store.countSandboxes({ states: [...HOLDING_STATES] });
         if (total >= maxSandboxes) {
           throw new ServiceError(
             "limit_exceeded",
@@ -186,7 +346,7 @@ export class SandboxService {
         }
       }
       if (maxSandboxesPerKey > 0) {
-        const mine = await this.store.countSandboxes({ owner, states: [...ACTIVE_STATES] });
+        const mine = await this.store.countSandboxes({ owner, states: [...HOLDING_STATES] });
         if (mine >= maxSandboxesPerKey) {
           throw new ServiceError(
             "limit_exceeded",
@@ -195,23 +355,47 @@ export class SandboxService {
           );
         }
       }
+      const placement = this.opts.placer
+        ? await this.opts.placer.place(e.config)
+        : { config: e.config, host: null };
+      if (!placement) {
+        throw new ServiceError(
+          "limit_exceeded",
+          "every docker host is full and there is no overflow deployment",
+          {
+            retryAfterSec: LIMIT_RETRY_AFTER_SEC,
+          },
+        );
+      }
+      const { config, host } = placement;
       const now = this.now();
-      return this.store.insertSandbox({
-        id,
-        owner,
+      const fields = {
         state: transition("queued", "starting"),
         backend: config.type,
         deployment: withoutSecrets(config),
+        host,
+        // The lease runs from the start, not from the time spent waiting in the queue.
+        expires_at: e.internal.noLease ? null : now + ttl * 1000,
+      };
+      if (queued) {
+        const record = await this.store.updateSandbox(id, fields, queued.version);
+        // Deleted (or failed) while waiting: nothing to start.
+        if (!record) throw new ServiceError("conflict", `sandbox ${id} left the queue before its turn`);
+        return { record, placement };
+      }
+      const record = await this.store.insertSandbox({
+        id,
+        owner,
+        ...fields,
         handle: null,
         metadata,
-        pool: null,
-        host: null,
+        pool: e.internal.pool ?? null,
         error: null,
         created_at: now,
         started_at: null,
         stopped_at: null,
-        expires_at: now + ttl * 1000,
       });
+      return { record, placement };
     };
     const result = this.admission.then(run, run);
     this.admission = result.catch(() => undefined);
@@ -219,13 +403,19 @@ export class SandboxService {
   }
 
   /** Starts the backend resource and records the outcome; never throws. */
-  private async runStart(record: SandboxRecord, config: DeploymentConfig, signal: AbortSignal): Promise<void> {
+  private async runStart(record: SandboxRecord, placement: Placement, signal: AbortSignal): Promise<void> {
+    const { config } = placement;
     const backend = this.backend(config.type);
     const t0 = this.now();
     const log = this.log.child({ sandbox: record.id, backend: config.type });
     let handle: Json;
     try {
-      handle = await backend.start(config, { sandboxId: record.id, serviceId: this.opts.serviceId, signal });
+      handle = await backend.start(config, {
+        sandboxId: record.id,
+        serviceId: this.opts.serviceId,
+        signal,
+        ...(placement.host !== null ? { host: placement.host } : {}),
+      });
     } catch (err) {
       const info = errorInfo(err);
       const current = await this.store.getSandbox(record.id);
@@ -247,7 +437,7 @@ export class SandboxService {
         withHandle.version,
       );
       if (running) {
-        this.running.set(record.id, { owner: record.owner, backend: record.backend, handle });
+        this.running.set(record.id, { owner: running.owner, backend: running.backend, handle });
         const seconds = (this.now() - t0) / 1000;
         this.events.started?.(config.type, seconds);
         log.info({ seconds }, "sandbox running");
@@ -321,9 +511,11 @@ export class SandboxService {
         `${rec.backend} sandboxes cannot be paused or resumed (only tencentags sandboxes can)`,
       );
     }
-    const [from, to]: [SandboxState, SandboxState] = op === "pause" ? ["running", "paused"] : ["paused", "running"];
+    const [from, to]: [SandboxState, SandboxState] =
+      op === "pause" ? ["running", "paused"] : ["paused", "running"];
     if (rec.state === to) return rec;
-    if (rec.state !== from) throw new ServiceError("conflict", `sandbox ${id} is ${rec.state}; cannot ${op} it`);
+    if (rec.state !== from)
+      throw new ServiceError("conflict", `sandbox ${id} is ${rec.state}; cannot ${op} it`);
     try {
       await call.call(backend, rec.handle);
     } catch (err) {
@@ -403,13 +595,22 @@ export class SandboxService {
       live = { owner: rec.owner, backend: rec.backend, handle: rec.handle };
       this.running.set(id, live);
     }
-    if (live.owner !== owner) throw notFound(id);
+    if (live.owner !== owner) {
+      // A warm pool's sandbox changes owner once, when it is handed out (maybe by another replica).
+      const rec = await this.get(owner, id);
+      if (rec.state !== "running" || rec.handle === null) {
+        throw new ServiceError("conflict", `sandbox ${id} is ${rec.state}, not running`);
+      }
+      live = { owner: rec.owner, backend: rec.backend, handle: rec.handle };
+      this.running.set(id, live);
+    }
     return this.backend(live.backend).target(live.handle);
   }
 
   /** Marks a sandbox adopted at start-up (its runtime answers) as reachable through the pass-through. */
   adopt(rec: SandboxRecord): void {
-    if (rec.handle !== null) this.running.set(rec.id, { owner: rec.owner, backend: rec.backend, handle: rec.handle });
+    if (rec.handle !== null)
+      this.running.set(rec.id, { owner: rec.owner, backend: rec.backend, handle: rec.handle });
   }
 
   forget(id: string): void {
@@ -419,6 +620,8 @@ export class SandboxService {
   /** No new creates; waits (bounded by the caller) for starts in progress to settle. */
   async drain(): Promise<void> {
     this.closed = true;
+    // Waiting creates leave now (their records become failed), instead of after queue_timeout.
+    this.opts.admission?.queue.close();
     await Promise.allSettled([...this.starts.values()].map((s) => s.done));
     await Promise.allSettled([...this.stops.values()]);
   }
@@ -432,4 +635,14 @@ export class SandboxService {
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
   }
+}
+
+/** One create on its way through admission. */
+interface Entry {
+  owner: string;
+  id: string;
+  config: DeploymentConfig;
+  ttl: number;
+  metadata: Record<string, string>;
+  internal: InternalCreateOptions;
 }

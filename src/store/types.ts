@@ -58,7 +58,8 @@ export interface SandboxRecord {
 
 export type NewSandbox = Omit<SandboxRecord, "version">;
 
-export type SandboxPatch = Partial<Omit<SandboxRecord, "id" | "owner" | "created_at" | "version">>;
+/** `owner` changes once at most: a warm pool's sandbox handed out to the key that claimed it. */
+export type SandboxPatch = Partial<Omit<SandboxRecord, "id" | "created_at" | "version">>;
 
 export interface SandboxQuery {
   owner?: string;

@@ -73,7 +73,7 @@ describe("scale-out config (docker_hosts, overflow, pools, admission)", () => {
     ).toEqual(["pools.1.name: duplicate name p"]);
   });
 
-  it("pools: max defaults to size and may not be below it; idle_ttl is optional", () => {
+  it("pools: max is optional and may not be below size; idle_ttl is optional", () => {
     const cfg = ScaleConfig.parse({ pools: [{ name: "bb", deployment: { image: "busybox" }, size: 3 }] });
     expect(cfg.pools[0]).toEqual({
       name: "bb",

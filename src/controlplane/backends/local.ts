@@ -5,8 +5,8 @@
  * exits normally its children are killed with it, and a restart finds those sandboxes `lost`.
  */
 import { randomUUID } from "node:crypto";
-import { processStartTime } from "../../deployment/owner.js";
 import type { DeploymentConfig } from "../../deployment/index.js";
+import { processStartTime } from "../../deployment/owner.js";
 import { type SpawnedRuntimeServer, spawnRuntimeServerProcess } from "../../server/index.js";
 import type { Json } from "../../store/types.js";
 import { runtimeAnswers } from "./probe.js";
