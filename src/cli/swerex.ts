@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   ags: () => import("./commands/ags.js"),
   "run-batch": () => import("./commands/run-batch.js"),
   "prepare-data": () => import("./commands/prepare-data.js"),
+  serve: () => import("./commands/serve.js"),
 };
 
 /** Exit statuses of the dispatcher itself (a command returns its own). */

@@ -5,6 +5,7 @@
 import { PythonTimeoutError } from "./errors.js";
 import type { IsAliveResponse } from "./protocol.js";
 import { sleep } from "./sleep.js";
+import { startTimer } from "./timer.js";
 
 export interface WaitUntilAliveOptions {
   /** Overall deadline in ms (upstream `timeout`, default 10 s). */
@@ -37,8 +38,10 @@ export async function waitUntilAlive(
   const end = Date.now() + timeoutMs;
   let attempts = 0;
   let last: IsAliveResponse | undefined;
+  // Named after the configured timeout, not the time left (which depends on how busy the machine is).
+  const unanswered = `is_alive did not answer within the ${pySeconds(timeoutMs)}s start timeout`;
   while (Date.now() < end) {
-    last = await raceDeadline(fn(functionTimeoutMs), end - Date.now(), signal);
+    last = await raceDeadline(fn(functionTimeoutMs), end - Date.now(), unanswered, signal);
     if (last.is_alive) return last;
     await sleep(Math.min(pollIntervalMs, Math.max(0, end - Date.now())), signal);
     attempts++;
@@ -59,24 +62,22 @@ function pySeconds(ms: number): string {
 function raceDeadline(
   p: Promise<IsAliveResponse>,
   ms: number,
+  unanswered: string,
   signal?: AbortSignal,
 ): Promise<IsAliveResponse> {
   return new Promise((resolve, reject) => {
     const done = () => {
-      clearTimeout(timer);
+      timer.cancel();
       signal?.removeEventListener("abort", onAbort);
     };
     const onAbort = () => {
       done();
       reject(signal?.reason);
     };
-    const timer = setTimeout(
-      () => {
-        done();
-        resolve({ is_alive: false, message: `is_alive did not answer within ${pySeconds(ms)}s` });
-      },
-      Math.max(0, ms),
-    );
+    const timer = startTimer(ms, () => {
+      done();
+      resolve({ is_alive: false, message: unanswered });
+    });
     signal?.addEventListener("abort", onAbort, { once: true });
     p.then(
       (r) => {

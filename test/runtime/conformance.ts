@@ -283,7 +283,7 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
         const err = await run({ command: "sleep 10", timeout: 0.1 }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(CommandTimeoutError);
         expect((err as Error).message).toBe("timeout after 0.1 seconds while running command 'sleep 10'");
-        const i = await rt().runInSession({ action_type: "bash_interrupt" });
+        const i = await rt().runInSession(INTERRUPT);
         expect(i.exit_code).toBe(0);
         expect((await run({ command: "echo 'asdf'" })).output).toBe("asdf\n");
       });
@@ -296,7 +296,7 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
           (e: unknown) => e,
         );
         await waitForFile(flag, 30_000);
-        const i = await within(30_000, rt().runInSession({ action_type: "bash_interrupt" }));
+        const i = await within(30_000, rt().runInSession(INTERRUPT));
         expect(i.exit_code).toBe(0);
         const err = await running;
         expect(err).toBeInstanceOf(NonZeroExitCodeError);
@@ -318,7 +318,7 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
           }),
         );
         await waitForFile(flag, 30_000);
-        await within(30_000, rt().runInSession({ action_type: "bash_interrupt" }));
+        await within(30_000, rt().runInSession(INTERRUPT));
         const r = await running;
         expect(r).toMatchObject({ output: "partial\n", exit_code: 130 });
         expect((await run({ command: "echo ok" })).output).toBe("ok\n");
@@ -404,7 +404,7 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
         await expect(run({ command: "echo 'blargh'|less -+F", timeout: 0.1 })).rejects.toBeInstanceOf(
           CommandTimeoutError,
         );
-        const i = await rt().runInSession({ action_type: "bash_interrupt" });
+        const i = await rt().runInSession(PAGER_INTERRUPT);
         expect(i.exit_code).toBe(0);
         const r = await run({ command: "echo 'asdf'" });
         expect(r.output).toContain("asdf");
@@ -415,7 +415,8 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
       // Upstream bugs (spec 5.2, issue #29): each fails on SWE-ReX 1.4.
       it("runs a background job followed by another line (`a &\\nb`)", async () => {
         const r = await run({ command: "sleep 0.1 &\necho b" });
-        expect(r.output).toBe("b\n");
+        // The job notice an interactive bash prints (upstream too, as it types the line into one).
+        expect(r.output).toMatch(/^\[1\] \d+\nb\n$/);
         expect(r.exit_code).toBe(0);
       });
 
@@ -428,12 +429,21 @@ export function defineSessionConformance(name: string, makeRuntime: () => Promis
         const err = await run({ command: "echo start; sleep 10", timeout: 2 }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(CommandTimeoutError);
         expect((err as CommandTimeoutError).extraInfo.output).toBe("start\n");
-        await rt().runInSession({ action_type: "bash_interrupt" });
+        await rt().runInSession(INTERRUPT);
         expect((await run({ command: "echo after" })).output).toBe("after\n");
       });
     });
   });
 }
+
+/**
+ * The interrupt the tests send. Upstream's default waits 0.2 s for the prompt after each of 3 Ctrl-Cs; on a
+ * loaded 2-core machine bash is sometimes not scheduled that soon, and the interrupt fails although it
+ * worked. Tests not about that timing wait longer (an interrupt returns as soon as the prompt is back).
+ */
+export const INTERRUPT = { action_type: "bash_interrupt", timeout: 10 } as const;
+/** For a pager, which ignores Ctrl-C: one try, then Ctrl-Z and `kill -9 %+`, each with time to spare. */
+export const PAGER_INTERRUPT = { action_type: "bash_interrupt", timeout: 3, n_retry: 1 } as const;
 
 /** `p`, or a rejection once `ms` have passed: no test waits forever on a call that should have ended. */
 export function within<T>(ms: number, p: Promise<T>): Promise<T> {

@@ -60,9 +60,27 @@ describe("waitUntilAlive", () => {
       (e: unknown) => e,
     );
     expect((err as Error).message).toBe(
-      "Runtime did not start within 0.3s (tried to connect 1 times). The last await response was:\nis_alive did not answer within 0.3s",
+      "Runtime did not start within 0.3s (tried to connect 1 times). The last await response was:\nis_alive did not answer within the 0.3s start timeout",
     );
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it("names the configured timeout when a later check never answers, however long the first took", async () => {
+    let n = 0;
+    const err = await waitUntilAlive(
+      async () => {
+        n++;
+        if (n === 1) {
+          await sleep(50);
+          return no("not yet");
+        }
+        return new Promise<IsAliveResponse>(() => {});
+      },
+      { timeoutMs: 2000, pollIntervalMs: 10 },
+    ).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(
+      "Runtime did not start within 2.0s (tried to connect 2 times). The last await response was:\nis_alive did not answer within the 2.0s start timeout",
+    );
   });
 
   it("stops when the signal aborts, with its reason", async () => {

@@ -4,11 +4,13 @@
  * CRLF → LF, not trimmed.
  *
  * How a normal command is sent differs from upstream, to fix its bugs (docs/local-runtime.md): the command
- * text goes to a private file, and the shell gets one line, `builtin source <file>; printf <end marker> $?`.
- * `source` runs in the shell itself, so variables, `cd`, functions, aliases and jobs persist; no parser
- * decides how to join lines, so `a &\nb`, several heredocs, `A=()`, `[[ ]]`, tabs and very long lines all
- * work; the end marker carries the exit code and a random nonce, so output can never fake it and late or
- * stale output cannot be taken for the end of the command. One prompt comes back per action.
+ * text goes to a private file, and the shell gets one line that `eval`s it at top level and prints an end
+ * marker with `$?`. It runs in the shell itself, so variables, `cd`, functions, aliases and jobs persist;
+ * no parser decides how to join lines, so `a &\nb`, several heredocs, `A=()`, `[[ ]]`, tabs and very long
+ * lines all work; the end marker carries the exit code and a random nonce, so output can never fake it and
+ * late or stale output cannot be taken for the end of the command. One prompt comes back per action.
+ * As at an interactive prompt: `$?` is the previous command's status (130 after an interrupt), a top-level
+ * `return` is an error and the next line runs, and `set -x` traces the command, never our own line.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -29,6 +31,7 @@ import type {
   BashObservation,
   CreateBashSessionRequest,
 } from "../protocol.js";
+import { delay as sleep } from "../timer.js";
 import { bashSyntaxError } from "./bash-check.js";
 import { isPlainBashCommand } from "./bash-plain.js";
 import { decodeBytes } from "./codec.js";
@@ -62,6 +65,8 @@ const DRAIN_MS = 500;
 const CLOSE_GRACE_MS = 1_000;
 /** The exit code an interrupted command reports, as `$?` after Ctrl-C at a terminal (128 + SIGINT). */
 export const INTERRUPTED_EXIT_CODE = 130;
+/** `$?` after a command line bash could not parse. */
+const SYNTAX_ERROR_STATUS = 2;
 
 /** Random bytes drawn in bulk: one `randomBytes` call per command cost more than the rest of building it. */
 const NONCE_BYTES = 8;
@@ -133,6 +138,8 @@ export class BashSession {
   /** Commands are sourced from here; a command that did not finish leaves it "in use" (see `rotate`). */
   private readonly cmdFile: CommandFile;
   private cmdFileInUse = false;
+  /** `$?` for the next command, as an interactive bash would have it: the last status, 130 after an interrupt. */
+  private lastStatus = 0;
 
   private constructor(
     readonly name: string,
@@ -319,6 +326,8 @@ export class BashSession {
       return await this.term.expect(patterns, seconds(action.timeout), cancel);
     } catch (e) {
       if (!(e instanceof ExpectTimeout)) throw e;
+      // The caller interrupts next (upstream's protocol); the command then reports 130 at a prompt.
+      this.lastStatus = INTERRUPTED_EXIT_CODE;
       const t = action.timeout === null ? "None" : pyFloat(action.timeout);
       throw new CommandTimeoutError(
         `timeout after ${t} seconds while running command ${pyRepr(action.command)}`,
@@ -345,18 +354,26 @@ export class BashSession {
     await this.cmdFile.write(`${action.command}\n`);
     if (cancel.aborted) throw new ExpectAborted("");
     const end = () => new PrefixedMarker(`SWEREX_END_${id}:`, /(\d+)\r?\n/y);
-    // Kept short (readline reads it byte by byte, ~3 µs of shell CPU each); `SWEREX"_END_` is not the marker.
-    const run = `builtin . ${shWord(file)};builtin echo SWEREX"_END_${id}:$?"`;
+    // Kept short (readline reads it byte by byte, ~3 µs of shell CPU each). The helper (command-file.ts)
+    // hides our parts from `set -x` and gives the command the previous `$?`; `eval` at top level makes a
+    // `return` an error as at a prompt (`source` would end the command silently). `$(<f)` does not fork;
+    // the `$'\n'` restores the newline it strips (a final `\` or heredoc line needs it). The marker is
+    // printed in pieces, so no trace of the line can contain it.
+    const h = shWord(this.cmdFile.helperPath);
+    const run =
+      `builtin eval -- "{ builtin . ${h} r ${this.lastStatus};} 2>/dev/null;$(<${shWord(file)})"$'\\n';` +
+      `{ builtin printf '%s%s:%s\\n' SWEREX _END_${id} $?;} 2>/dev/null`;
     const plain = isPlainBashCommand(action.command);
     const outFile = join(this.workDir, "o");
     const errFile = join(this.workDir, "e");
     // The leading space keeps our line out of the history where HISTCONTROL ignores spaces (Debian's default).
     // BASH_ENV/ENV are cleared so that a file the user exported there is not sourced by every check.
+    const off = `{ builtin . ${h} o $-;} 2>/dev/null;`;
     this.term.write(
       plain
-        ? ` ${run}\n`
-        : ` if (BASH_ENV= ENV= builtin exec -a bash ${shWord(this.bash)} -n) <${shWord(file)} >${shWord(outFile)} 2>${shWord(errFile)};` +
-            `then ${run};else builtin echo SWEREX"_BAD_${id}:$?";fi\n`,
+        ? ` ${off}${run}\n`
+        : ` ${off}if (BASH_ENV= ENV= builtin exec -a bash ${shWord(this.bash)} -n) <${shWord(file)} >${shWord(outFile)} 2>${shWord(errFile)};` +
+            `then ${run};else { builtin echo SWEREX"_BAD_${id}:$?";builtin . ${h} r 2;} 2>/dev/null;fi\n`,
     );
 
     const bad = new PrefixedMarker(`SWEREX_BAD_${id}:`, /(\d+)\r?\n/y);
@@ -365,6 +382,8 @@ export class BashSession {
     if (r.index === patterns.length - 1) {
       await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
       this.cmdFileInUse = false;
+      // What `$?` is after a syntax error at a prompt.
+      this.lastStatus = SYNTAX_ERROR_STATUS;
       const [stdout, stderr] = await Promise.all([outFile, errFile].map(readCheckOutput));
       throw bashSyntaxError(
         action.command,
@@ -391,6 +410,7 @@ export class BashSession {
     if (finished) {
       await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
       this.cmdFileInUse = false;
+      if (exitCode !== null) this.lastStatus = exitCode;
     }
     return {
       output,
@@ -408,7 +428,7 @@ export class BashSession {
     let output = cleanOutput(r.before);
     if (action.is_interactive_quit) {
       // The program may have left echo on; turn it off and drop every prompt it left behind.
-      await this.sync(" stty -echo 2>/dev/null;");
+      await this.sync("stty -echo;");
     } else {
       output = output.trimStart();
       if (output.startsWith(action.command)) output = output.slice(action.command.length);
@@ -424,6 +444,8 @@ export class BashSession {
   }
 
   private async interrupt(action: BashInterruptAction): Promise<BashObservation> {
+    // Ctrl-C at a prompt, or into a running command, leaves `$?` at 130; so does the Ctrl-Z + kill fallback.
+    this.lastStatus = INTERRUPTED_EXIT_CODE;
     const patterns = () => [...action.expect.map((p) => new UserRegex(p)), new Literal(PS1)];
     const timeoutMs = seconds(action.timeout) ?? 0;
     for (let attempt = 0; attempt < action.n_retry; attempt++) {
@@ -487,7 +509,8 @@ export class BashSession {
    */
   private async sync(prefix: string): Promise<string> {
     const id = nonce();
-    this.term.write(`${prefix} ${printMarker(`SYNC_${id}`)}\n`);
+    // Grouped with stderr to /dev/null: under `set -x` the trace of our own line must not show.
+    this.term.write(` { ${prefix} ${printMarker(`SYNC_${id}`)};} 2>/dev/null\n`);
     try {
       const r = await this.term.expect([lineMarker(`SYNC_${id}`)], SYNC_MS);
       await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
@@ -563,8 +586,4 @@ async function readCheckOutput(path: string): Promise<string> {
   } catch {
     return "";
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -54,7 +54,10 @@ export interface ControlServer {
 }
 
 export function createControlServer(opts: ControlServerOptions): ControlServer {
-  const logger = opts.logger.child({ component: "api" }, { redact: { paths: CONTROL_REDACT_PATHS, censor: "[redacted]" } });
+  const logger = opts.logger.child(
+    { component: "api" },
+    { redact: { paths: CONTROL_REDACT_PATHS, censor: "[redacted]" } },
+  );
   const bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const app = fastify({
     loggerInstance: logger,
@@ -71,7 +74,16 @@ export function createControlServer(opts: ControlServerOptions): ControlServer {
   app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";
     opts.metrics.request(route, req.method, reply.statusCode);
-    req.log.info({ method: req.method, route, url: req.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, "request");
+    req.log.info(
+      {
+        method: req.method,
+        route,
+        url: req.url.split("?")[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      "request",
+    );
     done();
   });
 
@@ -81,7 +93,9 @@ export function createControlServer(opts: ControlServerOptions): ControlServer {
       await opts.store.ping();
       return { status: "ok", store: opts.store.kind };
     } catch (err) {
-      return reply.code(503).send({ status: "unavailable", store: opts.store.kind, error: (err as Error).message });
+      return reply
+        .code(503)
+        .send({ status: "unavailable", store: opts.store.kind, error: (err as Error).message });
     }
   });
   app.get("/metrics", async (_req, reply) => {
@@ -107,7 +121,14 @@ export function createControlServer(opts: ControlServerOptions): ControlServer {
         done();
         return;
       }
-      sendError(reply, 401, "unauthorized", "missing" in verdict ? "an API key is required (Authorization: Bearer KEY or X-API-Key: KEY)" : "unknown API key");
+      sendError(
+        reply,
+        401,
+        "unauthorized",
+        "missing" in verdict
+          ? "an API key is required (Authorization: Bearer KEY or X-API-Key: KEY)"
+          : "unknown API key",
+      );
     });
     sandboxRoutes(api, { service: opts.service, publicUrl: opts.publicUrl });
   });
@@ -117,10 +138,13 @@ export function createControlServer(opts: ControlServerOptions): ControlServer {
     dispatcher = passThroughRoutes(rt, { service: opts.service, checkKey });
   });
 
-  app.setNotFoundHandler(async (req, reply) => sendError(reply, 404, "not_found", `no route ${req.method} ${req.url.split("?")[0]}`));
+  app.setNotFoundHandler(async (req, reply) =>
+    sendError(reply, 404, "not_found", `no route ${req.method} ${req.url.split("?")[0]}`),
+  );
   app.setErrorHandler(async (err, req, reply) => {
     const e = err as { statusCode?: number; code?: string; message: string };
-    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE") return sendError(reply, 413, "body_too_large", `the body is larger than ${bodyLimit} bytes`);
+    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE")
+      return sendError(reply, 413, "body_too_large", `the body is larger than ${bodyLimit} bytes`);
     if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
       return sendError(reply, e.statusCode, "invalid_request", e.message);
     }

@@ -19,7 +19,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
     io: "input",
     uri: (id) => `#/components/schemas/${id}`,
   }) as { schemas: Record<string, Record<string, unknown>> };
-  for (const s of Object.values(schemas)) delete s.$schema;
+  for (const s of Object.values(schemas)) {
+    delete s.$schema;
+    delete s.$id;
+  }
   const runtimeOp = {
     summary: "swerex-remote protocol of the sandbox (pass-through; see SWE-ReX)",
     parameters: [idParam, { name: "endpoint", in: "path", required: true, schema: { type: "string" } }],
@@ -27,7 +30,11 @@ export function openApiDocument(version: string): Record<string, unknown> {
   };
   return {
     openapi: "3.0.3",
-    info: { title: "swerex serve", version, description: "SWE-ReX sandboxes as a service (docs/control-plane.md)" },
+    info: {
+      title: "swerex serve",
+      version,
+      description: "SWE-ReX sandboxes as a service (docs/control-plane.md)",
+    },
     components: {
       schemas,
       securitySchemes: {
@@ -40,7 +47,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/v1/sandboxes": {
         post: {
           summary: "Create a sandbox",
-          parameters: [{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string" } }],
+          parameters: [
+            { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string" } },
+          ],
           requestBody: { required: false, ...json("CreateSandbox") },
           responses: {
             "201": { description: "Running (or an idempotent replay)", ...json("Sandbox") },
@@ -57,14 +66,26 @@ export function openApiDocument(version: string): Record<string, unknown> {
           parameters: [
             { name: "state", in: "query", schema: { type: "string" }, description: "state[,state...]" },
             { name: "metadata.KEY", in: "query", schema: { type: "string" }, description: "exact match" },
-            { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
+            {
+              name: "limit",
+              in: "query",
+              schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+            },
             { name: "cursor", in: "query", schema: { type: "string" } },
           ],
-          responses: { "200": { description: "A page", ...json("SandboxList") }, "401": common["401"], "422": error("Bad query") },
+          responses: {
+            "200": { description: "A page", ...json("SandboxList") },
+            "401": common["401"],
+            "422": error("Bad query"),
+          },
         },
       },
       "/v1/sandboxes/{id}": {
-        get: { summary: "Get a sandbox", parameters: [idParam], responses: { "200": json("Sandbox"), ...common } },
+        get: {
+          summary: "Get a sandbox",
+          parameters: [idParam],
+          responses: { "200": json("Sandbox"), ...common },
+        },
         delete: {
           summary: "Stop a sandbox; returns the stopped record (again on a second DELETE)",
           parameters: [idParam],
@@ -83,22 +104,36 @@ export function openApiDocument(version: string): Record<string, unknown> {
         post: {
           summary: "Pause (tencentags only)",
           parameters: [idParam],
-          responses: { "200": json("Sandbox"), ...common, "409": error("Backend cannot pause, or wrong state") },
+          responses: {
+            "200": json("Sandbox"),
+            ...common,
+            "409": error("Backend cannot pause, or wrong state"),
+          },
         },
       },
       "/v1/sandboxes/{id}/resume": {
         post: {
           summary: "Resume (tencentags only)",
           parameters: [idParam],
-          responses: { "200": json("Sandbox"), ...common, "409": error("Backend cannot resume, or wrong state") },
+          responses: {
+            "200": json("Sandbox"),
+            ...common,
+            "409": error("Backend cannot resume, or wrong state"),
+          },
         },
       },
       "/v1/sandboxes/{id}/runtime/{endpoint}": { get: runtimeOp, post: runtimeOp },
       "/healthz": { get: { summary: "Up", security: [], responses: { "200": { description: "ok" } } } },
       "/readyz": {
-        get: { summary: "Store reachable", security: [], responses: { "200": { description: "ok" }, "503": { description: "store down" } } },
+        get: {
+          summary: "Store reachable",
+          security: [],
+          responses: { "200": { description: "ok" }, "503": { description: "store down" } },
+        },
       },
-      "/metrics": { get: { summary: "Prometheus metrics", security: [], responses: { "200": { description: "text" } } } },
+      "/metrics": {
+        get: { summary: "Prometheus metrics", security: [], responses: { "200": { description: "text" } } },
+      },
     },
   };
 }

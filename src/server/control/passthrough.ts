@@ -9,7 +9,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Agent, type Dispatcher } from "undici";
-import { ServiceError, type SandboxService } from "../../controlplane/index.js";
+import { type SandboxService, ServiceError } from "../../controlplane/index.js";
 import type { KeyVerdict } from "./auth.js";
 
 /** Headers that describe one hop, or carry the caller's service key: never forwarded. */
@@ -44,7 +44,10 @@ export function passThroughRoutes(app: FastifyInstance, opts: PassThroughOptions
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
 
-  const handler = async (req: FastifyRequest<{ Params: { id: string; "*"?: string } }>, reply: FastifyReply) => {
+  const handler = async (
+    req: FastifyRequest<{ Params: { id: string; "*"?: string } }>,
+    reply: FastifyReply,
+  ) => {
     const verdict = opts.checkKey(req.headers);
     if ("missing" in verdict) return reply.code(403).send({ detail: "Not authenticated" });
     if ("invalid" in verdict) return reply.code(401).send({ detail: "Invalid API Key" });
@@ -52,7 +55,8 @@ export function passThroughRoutes(app: FastifyInstance, opts: PassThroughOptions
     try {
       target = await opts.service.runtimeTarget(verdict.owner, req.params.id);
     } catch (err) {
-      if (err instanceof ServiceError && err.code === "not_found") return reply.code(404).send({ detail: err.message });
+      if (err instanceof ServiceError && err.code === "not_found")
+        return reply.code(404).send({ detail: err.message });
       if (err instanceof ServiceError) return reply.code(409).send({ detail: err.message });
       throw err;
     }
@@ -76,7 +80,9 @@ export function passThroughRoutes(app: FastifyInstance, opts: PassThroughOptions
         path: `${new URL(target.url).pathname.replace(/\/$/, "")}/${rest}${query}`,
         method: req.method as Dispatcher.HttpMethod,
         headers,
-        body: hasBody ? (req.body as NodeJS.ReadableStream | undefined) as Dispatcher.DispatchOptions["body"] : undefined,
+        body: hasBody
+          ? (req.body as NodeJS.ReadableStream | undefined as Dispatcher.DispatchOptions["body"])
+          : undefined,
         signal: abort.signal,
       });
     } catch (err) {

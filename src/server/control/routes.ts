@@ -56,7 +56,11 @@ export function sandboxRoutes(app: FastifyInstance, opts: SandboxRoutesOptions):
         const sent = sendServiceError(reply, err, base(req));
         if (sent) return sent;
         if ((err as Error)?.name === "InvalidCursorError") {
-          return sendServiceError(reply, invalid([{ where: "cursor", message: "not a cursor this service made" }]), base(req));
+          return sendServiceError(
+            reply,
+            invalid([{ where: "cursor", message: "not a cursor this service made" }]),
+            base(req),
+          );
         }
         throw err;
       }
@@ -82,11 +86,20 @@ export function sandboxRoutes(app: FastifyInstance, opts: SandboxRoutesOptions):
         key,
       );
       if (record.state === "failed") {
-        throw new ServiceError("start_failed", `sandbox ${record.id} failed to start: ${record.error?.message ?? ""}`, {
-          sandbox: record,
-        });
+        throw new ServiceError(
+          "start_failed",
+          `sandbox ${record.id} failed to start: ${record.error?.message ?? ""}`,
+          {
+            sandbox: record,
+          },
+        );
       }
-      const status = record.state === "starting" || record.state === "queued" ? 202 : record.state === "running" || record.state === "paused" ? 201 : 200;
+      const status =
+        record.state === "starting" || record.state === "queued"
+          ? 202
+          : record.state === "running" || record.state === "paused"
+            ? 201
+            : 200;
       return reply.code(status).send(wire(req, record));
     }),
   );
@@ -106,7 +119,11 @@ export function sandboxRoutes(app: FastifyInstance, opts: SandboxRoutesOptions):
         else if (k === "limit" || k === "cursor") {
           if (Array.isArray(v)) issues.push({ where: k, message: "given more than once" });
           else rest[k] = v;
-        } else issues.push({ where: k, message: "unknown query parameter; accepted: state, metadata.KEY, limit, cursor" });
+        } else
+          issues.push({
+            where: k,
+            message: "unknown query parameter; accepted: state, metadata.KEY, limit, cursor",
+          });
       }
       if (issues.length > 0) throw invalid(issues);
       const q = parse(ListQuery, rest);
@@ -115,7 +132,12 @@ export function sandboxRoutes(app: FastifyInstance, opts: SandboxRoutesOptions):
         states = q.state.split(",").map((s) => s.trim()) as SandboxState[];
         const bad = states.filter((s) => !SANDBOX_STATES.includes(s));
         if (bad.length > 0 || states.length === 0) {
-          throw invalid([{ where: "state", message: `expected one of ${SANDBOX_STATES.join("|")}, got ${JSON.stringify(q.state)}` }]);
+          throw invalid([
+            {
+              where: "state",
+              message: `expected one of ${SANDBOX_STATES.join("|")}, got ${JSON.stringify(q.state)}`,
+            },
+          ]);
         }
       }
       const page = await service.list(req.owner, {

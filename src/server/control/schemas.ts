@@ -8,7 +8,11 @@ import { SANDBOX_STATES } from "../../store/types.js";
 
 /** Metadata keys and values: short strings, so they fit labels and query strings. */
 const MAX_METADATA_ENTRIES = 64;
-const metadataKey = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.\-/]+$/, "letters, digits and _ . - / only");
+const metadataKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.\-/]+$/, "letters, digits and _ . - / only");
 const metadataValue = z.string().max(1024);
 
 export const Metadata = z
@@ -52,13 +56,10 @@ const ttl = z
 
 export const CreateSandboxBody = z
   .strictObject({
-    deployment: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .meta({
-        description:
-          "Deployment config merged over the service's default (same keys as --instances.deployment.*).",
-      }),
+    deployment: z.record(z.string(), z.unknown()).optional().meta({
+      description:
+        "Deployment config merged over the service's default (same keys as --instances.deployment.*).",
+    }),
     ttl: ttl.optional(),
     metadata: Metadata.optional(),
     wait: z
@@ -73,7 +74,10 @@ export const LeaseBody = z.strictObject({ ttl }).meta({ id: "Lease" });
 export const SandboxList = z
   .object({
     items: z.array(Sandbox),
-    next_cursor: z.string().nullable().meta({ description: "Pass as ?cursor= for the next page; null at the end." }),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: "Pass as ?cursor= for the next page; null at the end." }),
   })
   .meta({ id: "SandboxList" });
 

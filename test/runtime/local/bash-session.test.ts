@@ -17,10 +17,15 @@ import {
 } from "../../../src/runtime/errors.js";
 import { checkBashCommand, LocalRuntime } from "../../../src/runtime/local/index.js";
 import type { ActionInput } from "../../../src/runtime/protocol.js";
-import { within } from "../conformance.js";
+import { INTERRUPT, PAGER_INTERRUPT, waitForFile, within } from "../conformance.js";
 import { processesLeft, processesWith } from "./procs.js";
 
 const STARTUP = { startup_timeout: 60 };
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
 const T = 60;
 
 let tmp = "";
@@ -72,17 +77,18 @@ describe("LocalRuntime sessions", () => {
       await expect(run({ command: "echo 'blargh'|less -+F", timeout: 0.2 })).rejects.toBeInstanceOf(
         CommandTimeoutError,
       );
-      await rt.runInSession({ action_type: "bash_interrupt" });
+      await rt.runInSession(PAGER_INTERRUPT);
       const jobs = await run({ command: "jobs" });
       expect(jobs.output).toMatch(/^\[1\]\+?\s+Running\s+sleep 60 &\n$/);
     });
 
     it("late output of a timed-out command shows up once, in the interrupt", async () => {
+      const flag = join(tmp, `late-${Date.now()}`);
       await expect(
-        run({ command: "echo one; sleep 0.5; echo two; sleep 30", timeout: 0.2 }),
+        run({ command: `echo one; sleep 0.5; echo two; touch ${flag}; sleep 30`, timeout: 0.2 }),
       ).rejects.toBeInstanceOf(CommandTimeoutError);
-      await new Promise((r) => setTimeout(r, 1000));
-      const i = await rt.runInSession({ action_type: "bash_interrupt" });
+      await waitForFile(flag, 30_000);
+      const i = await rt.runInSession(INTERRUPT);
       expect(i.output).toBe("two");
       expect((await run({ command: "echo clean" })).output).toBe("clean\n");
     });
@@ -126,9 +132,23 @@ describe("LocalRuntime sessions", () => {
     });
 
     it("a command may delete the session's private directory; the next one still runs", async () => {
-      await run({ command: 'rm -rf "$(dirname "$BASH_SOURCE")"' });
-      expect((await run({ command: 'echo "still here"' })).output).toBe("still here\n");
-      expect((await run({ command: "echo plain" })).output).toBe("plain\n");
+      // A TMPDIR of its own, so the command deletes exactly this session's directory.
+      const own = await mkdtemp(join(tmp, "tmpdir-"));
+      const saved = process.env.TMPDIR;
+      process.env.TMPDIR = own;
+      const other = new LocalRuntime();
+      try {
+        await other.createSession({ session: "s", ...STARTUP });
+        restoreEnv("TMPDIR", saved);
+        const go = (command: string) =>
+          other.runInSession({ session: "s", command, timeout: T, check: "silent" });
+        await go(`rm -rf ${own}/swerex-*; ls ${own}`);
+        expect((await go('echo "still here"; false')).output).toBe("still here\n");
+        expect((await go("echo plain $?")).output).toBe("plain 1\n");
+      } finally {
+        restoreEnv("TMPDIR", saved);
+        await other.close();
+      }
     });
 
     it("a late line of a command that timed out never runs a newer command", async () => {
@@ -142,11 +162,62 @@ describe("LocalRuntime sessions", () => {
     });
   });
 
+  // Expected strings as a real interactive bash 5.2 on a pty prints them for the same lines typed.
+  describe("as at an interactive prompt", () => {
+    it("$? is the previous command's status", async () => {
+      await run({ command: "false", check: "silent" });
+      expect((await run({ command: "echo $?" })).output).toBe("1\n");
+      expect((await run({ command: "echo $?" })).output).toBe("0\n");
+      await expect(run({ command: "echo (" })).rejects.toBeInstanceOf(BashIncorrectSyntaxError);
+      expect((await run({ command: "echo $?" })).output).toBe("2\n");
+    });
+
+    it("$? is 130 after a command that timed out and was interrupted", async () => {
+      await expect(run({ command: "sleep 30", timeout: 0.2 })).rejects.toBeInstanceOf(CommandTimeoutError);
+      await rt.runInSession(INTERRUPT);
+      expect((await run({ command: "echo rc=$?" })).output).toBe("rc=130\n");
+    });
+
+    it("$? is 130 after a command interrupted while it ran", async () => {
+      const [r] = await Promise.all([
+        within(30_000, run({ command: "sleep 1000", timeout: null, check: "silent" })),
+        within(30_000, rt.runInSession(INTERRUPT)),
+      ]);
+      expect(r.exit_code).toBe(130);
+      expect((await run({ command: "echo rc=$?" })).output).toBe("rc=130\n");
+    });
+
+    it("a top-level return is an error and the next line still runs", async () => {
+      const r = await run({ command: "echo before\nreturn 3\necho after", check: "silent" });
+      expect(r.output).toBe(
+        "before\nbash: return: can only `return' from a function or sourced script\nafter\n",
+      );
+      expect(r.exit_code).toBe(0);
+    });
+
+    it("set -x traces the command and never our own line", async () => {
+      expect((await run({ command: "set -x" })).output).toBe("");
+      // An interactive bash prints `+ echo hi`: the command runs one `eval` deep (docs/local-runtime.md).
+      expect((await run({ command: "echo hi" })).output).toBe("++ echo hi\nhi\n");
+      expect((await run({ command: "false", check: "silent" })).exit_code).toBe(1);
+      expect((await run({ command: "set +x" })).output).toBe("++ set +x\n");
+      expect((await run({ command: "echo done $?" })).output).toBe("done 0\n");
+    });
+
+    it("$LINENO counts the lines of a command, and goes on from one command to the next", async () => {
+      const a = (await run({ command: "echo $LINENO\necho $LINENO" })).output.split("\n").map(Number);
+      const b = Number((await run({ command: "echo $LINENO" })).output);
+      expect(a[1]).toBe((a[0] as number) + 1);
+      // An interactive bash would say a[0] + 2 here (a line per line typed; docs/local-runtime.md).
+      expect(b).toBe((a[0] as number) + 1);
+    });
+  });
+
   describe("interrupts that do not queue", () => {
     it("an interrupt sent together with a command stops it even before it started", async () => {
       const [r, i] = await Promise.all([
         within(30_000, run({ command: "sleep 1000", timeout: null, check: "silent" })),
-        within(30_000, rt.runInSession({ action_type: "bash_interrupt" })),
+        within(30_000, rt.runInSession(INTERRUPT)),
       ]);
       expect(r.exit_code).toBe(130);
       expect(i.exit_code).toBe(0);
@@ -159,7 +230,7 @@ describe("LocalRuntime sessions", () => {
         run({ command: "python3", is_interactive_command: true, expect: ["WONTHITTHIS"], timeout: null }),
       ).catch((e: unknown) => e);
       await new Promise((r) => setTimeout(r, 500));
-      await within(30_000, rt.runInSession({ action_type: "bash_interrupt" }));
+      await within(30_000, rt.runInSession(INTERRUPT));
       const err = await repl;
       expect(err).toBeInstanceOf(NonZeroExitCodeError);
       expect((err as NonZeroExitCodeError).extraInfo.exit_code).toBe(130);
@@ -170,8 +241,8 @@ describe("LocalRuntime sessions", () => {
       const running = within(30_000, run({ command: "sleep 1000", timeout: null, check: "silent" }));
       await new Promise((r) => setTimeout(r, 300));
       const [a, b] = await Promise.all([
-        within(30_000, rt.runInSession({ action_type: "bash_interrupt" })),
-        within(30_000, rt.runInSession({ action_type: "bash_interrupt" })),
+        within(30_000, rt.runInSession(INTERRUPT)),
+        within(30_000, rt.runInSession(INTERRUPT)),
       ]);
       expect([a.exit_code, b.exit_code]).toEqual([0, 0]);
       expect((await running).exit_code).toBe(130);
@@ -238,7 +309,7 @@ describe("LocalRuntime sessions", () => {
     });
 
     it("an interrupt at an idle prompt is harmless", async () => {
-      const i = await rt.runInSession({ action_type: "bash_interrupt" });
+      const i = await rt.runInSession(INTERRUPT);
       expect(i.exit_code).toBe(0);
       expect((await run({ command: "echo ok" })).output).toBe("ok\n");
     });
@@ -272,7 +343,8 @@ describe("LocalRuntime sessions", () => {
     it("a shell that exits gives PexpectEOFError, now and on later actions", async () => {
       const err = await run({ command: "echo bye; exit 3" }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PexpectEOFError);
-      expect((err as PexpectEOFError).extraInfo.output).toBe("bye\n");
+      // An interactive bash says "exit" as it leaves (upstream's typed commands print it too).
+      expect((err as PexpectEOFError).extraInfo.output).toBe("bye\nexit\n");
       await expect(run({ command: "echo again" })).rejects.toBeInstanceOf(PexpectEOFError);
       await rt.closeSession({});
     });
