@@ -92,13 +92,23 @@ export const ScaleConfig = z
     /** Deployment used when every Docker host is full (e.g. `{type: tencentags, ...}`); null: wait instead. */
     overflow: RawDeployment.nullable().default(null),
     pools: z.array(PoolConfig).default([]),
-    admission: AdmissionConfig.default({
-      queue_timeout: DEFAULT_QUEUE_TIMEOUT_SEC,
-      max_queue: DEFAULT_MAX_QUEUE,
-    }),
+    /** Seconds a Docker host may stay unreachable before its sandboxes become `lost`. */
+    host_lost_after: z.number().positive().default(30),
+    /**
+     * Waiting for room instead of failing. null (no `admission:` and no `docker_hosts:`): a create over
+     * `max_sandboxes` is a 429 at once; with a fleet, the defaults apply.
+     */
+    admission: AdmissionConfig.nullable().default(null),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.overflow !== null && cfg.docker_hosts.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["overflow"],
+        message: "overflow needs docker_hosts (it is where a full fleet spills to)",
+      });
+    }
     for (const [key, list] of [
       ["docker_hosts", cfg.docker_hosts],
       ["pools", cfg.pools],

@@ -5,13 +5,11 @@
  * ids), or nowhere (the caller queues it). Sandboxes of other types are not placed.
  */
 import type { DeploymentConfig } from "../deployment/index.js";
-import type { SandboxState, Store } from "../store/types.js";
+import type { Store } from "../store/types.js";
 import type { FleetDockerBackend } from "./fleet-backend.js";
 import type { FleetHealth } from "./fleet-health.js";
 import { chooseHost, fleetRoom, type HostLoad } from "./placement.js";
-
-/** States in which a sandbox holds a container on its host. */
-export const HOST_LOAD_STATES: readonly SandboxState[] = ["starting", "running", "paused", "stopping"];
+import { HOLDING_STATES } from "./states.js";
 
 export interface Placement {
   /** The config to start: the request's, or the overflow deployment. */
@@ -45,7 +43,7 @@ export class FleetPlacer {
           name: h.config.name,
           up,
           maxSandboxes: h.config.max_sandboxes,
-          active: await store.countSandboxes({ host: h.config.name, states: [...HOST_LOAD_STATES] }),
+          active: await store.countSandboxes({ host: h.config.name, states: [...HOLDING_STATES] }),
           hasImage: image === undefined || (up && (await fleet.hasImage(h.config.name, image))),
         };
       }),

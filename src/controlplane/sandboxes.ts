@@ -18,8 +18,9 @@ import { type DeploymentDefaults, resolveDeployment } from "./deployments.js";
 import { errorInfo, notFound, ServiceError } from "./errors.js";
 import type { Placement } from "./fleet-placer.js";
 import { keyFingerprint, newSandboxId, requestHash } from "./ids.js";
+import { poolOwner } from "./pool-manager.js";
 import { withoutSecrets } from "./secrets.js";
-import { ACTIVE_STATES, isTerminal, transition } from "./states.js";
+import { ACTIVE_STATES, HOLDING_STATES, isTerminal, transition } from "./states.js";
 
 /** When over a limit, clients are told to come back after this many seconds (Retry-After). */
 const LIMIT_RETRY_AFTER_SEC = 5;
@@ -35,6 +36,8 @@ export interface CreateSandboxRequest {
   metadata?: Record<string, string>;
   /** Default true: answer once running (or failed). */
   wait?: boolean;
+  /** A warm pool to take a ready sandbox from (instead of `deployment`). */
+  pool?: string;
 }
 
 export interface ListSandboxesRequest {
@@ -68,6 +71,15 @@ export interface SandboxServiceOptions {
   placer?: { place(config: DeploymentConfig): Promise<Placement | undefined> };
   /** Admission: creates without room wait in this FIFO queue up to `timeoutMs` (state `queued`). */
   admission?: { queue: AdmissionQueue; timeoutMs: number };
+  /** Warm pools: `create({pool})` takes a ready sandbox from them. */
+  pools?: {
+    deploymentOf(pool: string): ConfigTree;
+    handOut(
+      owner: string,
+      pool: string,
+      req: { ttl: number; metadata: Record<string, string> },
+    ): Promise<SandboxRecord | undefined>;
+  };
 }
 
 /** How the service itself creates sandboxes (warm pools), beyond what a request can ask for. */
@@ -79,9 +91,6 @@ export interface InternalCreateOptions {
   /** Fail at once when there is no room instead of waiting in the admission queue. */
   noQueue?: boolean;
 }
-
-/** States that hold (or are about to hold) a backend resource: what `max_sandboxes` counts. */
-const HOLDING_STATES = ACTIVE_STATES.filter((s) => s !== "queued");
 
 export interface CreateResult {
   record: SandboxRecord;
@@ -153,16 +162,24 @@ export class SandboxService {
   ): Promise<CreateResult> {
     if (this.closed) throw new ServiceError("unavailable", "the service is shutting down");
     const ttl = this.checkTtl(req.ttl);
-    const config = this.resolve(req.deployment);
     const wait = req.wait ?? true;
+    const hash = requestHash({
+      deployment: req.deployment ?? null,
+      ttl: req.ttl ?? null,
+      metadata: req.metadata ?? {},
+      ...(req.pool !== undefined ? { pool: req.pool } : {}),
+    });
+    if (req.pool !== undefined) {
+      const fromPool = await this.fromPool(owner, req, ttl, hash, idempotencyKey);
+      if ("record" in fromPool) return fromPool;
+      // The pool had nothing ready: a cold start of its deployment, recorded as the pool's.
+      req = { ...req, deployment: fromPool.deployment };
+      internal = { ...internal, pool: req.pool };
+    }
+    const config = this.resolve(req.deployment);
 
     let id = newSandboxId();
     if (idempotencyKey !== undefined) {
-      const hash = requestHash({
-        deployment: req.deployment ?? null,
-        ttl: req.ttl ?? null,
-        metadata: req.metadata ?? {},
-      });
       const { record, created } = await this.store.putIdempotency({
         owner,
         key: idempotencyKey,
@@ -172,17 +189,7 @@ export class SandboxService {
         created_at: this.now(),
       });
       if (!created) {
-        if (record.request_hash !== hash || record.kind !== "sandbox") {
-          throw new ServiceError(
-            "invalid_request",
-            "Idempotency-Key: this key was used with a different request body",
-            {
-              issues: [
-                { where: "Idempotency-Key", message: "this key was used with a different request body" },
-              ],
-            },
-          );
-        }
+        if (record.request_hash !== hash || record.kind !== "sandbox") throw keyReused();
         id = record.resource_id;
         const existing = await this.store.getSandbox(id);
         // Absent: the first call died between claiming the key and inserting; this call creates it.
@@ -200,6 +207,145 @@ export class SandboxService {
       return { record: await this.mustGet(id), created: true };
     }
     return this.createQueued(entry, admission, wait);
+  }
+
+  /**
+   * `create({pool})`: a ready sandbox of the pool, or the pool's deployment for a cold start when none is
+   * ready. With an Idempotency-Key, a key already used returns its sandbox; a hand-out that loses the key
+   * to a concurrent retry (another replica) goes back to the pool, and the winner's sandbox is returned.
+   */
+  private async fromPool(
+    owner: string,
+    req: CreateSandboxRequest,
+    ttl: number,
+    hash: string,
+    key: string | undefined,
+  ): Promise<CreateResult | { deployment: ConfigTree }> {
+    const pools = this.opts.pools;
+    const pool = req.pool as string;
+    if (!pools) {
+      throw new ServiceError("invalid_request", "pool: this service has no pools", {
+        issues: [{ where: "pool", message: "this service has no pools" }],
+      });
+    }
+    if (req.deployment !== undefined) {
+      throw new ServiceError("invalid_request", "pool: give either pool or deployment, not both", {
+        issues: [{ where: "pool", message: "give either pool or deployment, not both" }],
+      });
+    }
+    const deployment = pools.deploymentOf(pool);
+    const wait = req.wait ?? true;
+    const replay = async (rec: { request_hash: string; kind: string; resource_id: string }) => {
+      if (rec.request_hash !== hash || rec.kind !== "sandbox") throw keyReused();
+      const existing = await this.store.getSandbox(rec.resource_id);
+      return existing
+        ? { record: wait ? await this.settled(existing.id) : existing, created: false }
+        : undefined;
+    };
+    if (key !== undefined) {
+      const prior = await this.store.getIdempotency(owner, key);
+      const replayed = prior ? await replay(prior) : undefined;
+      if (replayed) return replayed;
+    }
+    const handed = await pools.handOut(owner, pool, { ttl, metadata: req.metadata ?? {} });
+    if (!handed) return { deployment };
+    if (key !== undefined) {
+      const { record, created } = await this.store.putIdempotency({
+        owner,
+        key,
+        kind: "sandbox",
+        request_hash: hash,
+        resource_id: handed.id,
+        created_at: this.now(),
+      });
+      if (!created) {
+        // Give ours back untouched by the claim, then answer with the winner's.
+        this.running.delete(handed.id);
+        await this.store.updateSandbox(
+          handed.id,
+          { owner: poolOwner(pool), expires_at: null, metadata: {} },
+          handed.version,
+        );
+        const replayed = await replay(record);
+        if (replayed) return replayed;
+        throw new ServiceError(
+          "conflict",
+          "Idempotency-Key: a concurrent request with this key has not finished",
+        );
+      }
+    }
+    return { record: handed, created: true };
+  }
+
+  /**
+   * `POST /v1/sandboxes/batch`: `count` sandboxes of one request, all running or none. Room for the whole
+   * group is reserved at once through the admission queue (waiting up to `timeoutSec`), so a group never
+   * holds part of the fleet while it waits for the rest; if any member fails to start, every member is
+   * stopped and the call fails.
+   */
+  async createGroup(
+    owner: string,
+    req: CreateSandboxRequest,
+    count: number,
+    timeoutSec?: number,
+  ): Promise<SandboxRecord[]> {
+    if (this.closed) throw new ServiceError("unavailable", "the service is shutting down");
+    const ttl = this.checkTtl(req.ttl);
+    const config = this.resolve(req.deployment);
+    const admission = this.opts.admission;
+    let reservation: { release(): void } | undefined;
+    if (admission) {
+      try {
+        reservation = await admission.queue.acquire(count, {
+          timeoutMs: (timeoutSec ?? admission.timeoutMs / 1000) * 1000,
+        });
+      } catch (err) {
+        if (err instanceof QueueFullError)
+          throw new ServiceError("limit_exceeded", err.message, { retryAfterSec: err.retryAfterSec });
+        if (err instanceof QueueTimeoutError) {
+          throw new ServiceError(
+            "unavailable",
+            `no room for a group of ${count} before the deadline: ${err.message}`,
+            {
+              retryAfterSec: LIMIT_RETRY_AFTER_SEC,
+            },
+          );
+        }
+        throw err;
+      }
+    }
+    const admitted: { record: SandboxRecord; placement: Placement }[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        admitted.push(
+          await this.admit({
+            owner,
+            id: newSandboxId(),
+            config,
+            ttl,
+            metadata: req.metadata ?? {},
+            internal: {},
+          }),
+        );
+      }
+    } catch (err) {
+      await Promise.allSettled(admitted.map((a) => this.stop(a.record.id)));
+      throw err;
+    } finally {
+      reservation?.release();
+    }
+    await Promise.all(admitted.map((a) => this.launch(a.record, a.placement, new AbortController())));
+    const records = await Promise.all(admitted.map((a) => this.mustGet(a.record.id)));
+    const failed = records.find((r) => r.state !== "running");
+    if (failed) {
+      const stopped = await Promise.all(records.map((r) => this.stop(r.id)));
+      throw new ServiceError(
+        "start_failed",
+        `sandbox ${failed.id} of the group failed to start (${failed.error?.message ?? failed.state}); all ${count} were stopped`,
+        { sandbox: stopped.find((r) => r.id === failed.id) ?? failed },
+      );
+    }
+    return records;
   }
 
   /** The queue position of a create waiting in this process (undefined when it is not waiting here). */
@@ -645,4 +791,14 @@ interface Entry {
   ttl: number;
   metadata: Record<string, string>;
   internal: InternalCreateOptions;
+}
+
+function keyReused(): ServiceError {
+  return new ServiceError(
+    "invalid_request",
+    "Idempotency-Key: this key was used with a different request body",
+    {
+      issues: [{ where: "Idempotency-Key", message: "this key was used with a different request body" }],
+    },
+  );
 }

@@ -12,7 +12,8 @@ describe("scale-out config (docker_hosts, overflow, pools, admission)", () => {
       docker_hosts: [],
       overflow: null,
       pools: [],
-      admission: { queue_timeout: 60, max_queue: 1000 },
+      host_lost_after: 30,
+      admission: null,
     });
   });
 
