@@ -27,7 +27,7 @@ import { withDeadline } from "./fleet-health.js";
 /** Bound on the calls placement makes per host (image present?). */
 const IMAGE_CHECK_TIMEOUT_MS = 5000;
 /** A "no such image" answer is re-asked after this long (someone may load it meanwhile). */
-const IMAGE_ABSENT_TTL_MS = 10_000;
+const IMAGE_ABSENT_TTL_MS = 2000;
 /** Listing a host that went away must not hold up reconciliation of the others. */
 const LIST_TIMEOUT_MS = 10_000;
 
