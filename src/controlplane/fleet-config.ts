@@ -68,8 +68,7 @@ export const PoolConfig = z
         message: `must be at least size (${p.size}), got ${p.max}`,
       });
     }
-  })
-  .transform((p) => ({ ...p, max: p.max ?? Math.max(p.size, 1) }));
+  });
 export type PoolConfig = z.output<typeof PoolConfig>;
 
 /** Defaults sized for an RL step: a few hundred creates wait up to a minute for room. */

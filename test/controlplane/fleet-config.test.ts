@@ -80,7 +80,7 @@ describe("scale-out config (docker_hosts, overflow, pools, admission)", () => {
       name: "bb",
       deployment: { image: "busybox" },
       size: 3,
-      max: 3,
+      max: null,
       idle_ttl: null,
     });
     expect(issues({ pools: [{ name: "bb", size: 3, max: 2 }] })).toEqual([
