@@ -126,7 +126,12 @@ describeFleet("swerex serve over a fleet of Docker hosts (PostgreSQL)", () => {
       },
       60_000,
     ).catch((err: Error) => {
-      const log = serve?.output().split("\n").filter((l) => /pool|dut|warn|error/i.test(l)).slice(-40).join("\n");
+      const log = serve
+        ?.output()
+        .split("\n")
+        .filter((l) => /pool|dut|warn|error/i.test(l))
+        .slice(-40)
+        .join("\n");
       throw new Error(`${err.message}; pool ${JSON.stringify(last)}\n${log}`);
     });
     expect(await poolStatus()).toEqual({
@@ -178,6 +183,13 @@ describeFleet("swerex serve over a fleet of Docker hosts (PostgreSQL)", () => {
 
   it("stops placing on an engine that went away, marks its sandboxes lost, and removes its orphans when it is back", async () => {
     if (!fleet || !store) throw new Error("no fleet");
+    // Least loaded first: a few creates put at least one sandbox on b.
+    const mine: string[] = [];
+    while ((await store.countSandboxes({ host: "b", states: ["running"] })) === 0 && mine.length < 6) {
+      const res = await call("POST", "/v1/sandboxes", {});
+      expect(res.status).toBe(201);
+      mine.push(res.body.id);
+    }
     const onB = await store.listSandboxes({ host: "b", states: ["running"] });
     expect(onB.items.length).toBeGreaterThan(0);
     await fleet.stopEngine("b");
@@ -199,7 +211,7 @@ describeFleet("swerex serve over a fleet of Docker hosts (PostgreSQL)", () => {
       async () => ((await containersOn("b")).length === 0 ? true : undefined),
       90_000,
     );
-    await call("DELETE", `/v1/sandboxes/${placed.body.id}`);
+    for (const id of [...mine, placed.body.id]) await call("DELETE", `/v1/sandboxes/${id}`);
   }, 300_000);
 
   it("overflows to the overflow deployment when every host is full, under the same API", async () => {
