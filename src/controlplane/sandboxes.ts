@@ -26,6 +26,11 @@ import { ACTIVE_STATES, HOLDING_STATES, isTerminal, transition } from "./states.
 const LIMIT_RETRY_AFTER_SEC = 5;
 /** How often a retried create polls the store for a start that another process (or an earlier life) runs. */
 const SETTLE_POLL_MS = 200;
+/**
+ * A key claimed but without its record yet: the claimer (any replica) inserts within milliseconds unless it
+ * died; after this long the retry creates the sandbox itself.
+ */
+const CLAIM_TO_INSERT_GRACE_MS = 10_000;
 /** Bound on waiting for someone else's start to settle. */
 const SETTLE_TIMEOUT_MS = 15 * 60_000;
 
@@ -191,8 +196,9 @@ export class SandboxService {
       if (!created) {
         if (record.request_hash !== hash || record.kind !== "sandbox") throw keyReused();
         id = record.resource_id;
-        const existing = await this.store.getSandbox(id);
-        // Absent: the first call died between claiming the key and inserting; this call creates it.
+        // The first call (maybe on another replica) inserts right after claiming the key: give it a moment.
+        const existing = await this.awaitRecord(id, record.created_at + CLAIM_TO_INSERT_GRACE_MS);
+        // Still absent: the first call died between claiming the key and inserting; this call creates it.
         if (existing) return { record: wait ? await this.settled(id) : existing, created: false };
       }
     }
@@ -591,6 +597,15 @@ export class SandboxService {
       }
     }
     log.info("sandbox was deleted while it started");
+  }
+
+  /** The record `id` once it exists, polling until `until` (epoch ms); undefined if it never appears. */
+  private async awaitRecord(id: string, until: number): Promise<SandboxRecord | undefined> {
+    for (;;) {
+      const rec = await this.store.getSandbox(id);
+      if (rec || this.now() > until) return rec;
+      await new Promise((r) => setTimeout(r, SETTLE_POLL_MS / 4));
+    }
   }
 
   /** The record once it is not `starting` any more (for a retried create). */
