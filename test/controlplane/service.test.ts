@@ -116,7 +116,7 @@ describe("SandboxService", () => {
     expect(new Set(results.map((r) => r.record.id)).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(backend?.starts).toBe(1);
-    const waited = results.filter((r, i) => i !== 1);
+    const waited = results.filter((_r, i) => i !== 1);
     for (const r of waited) expect(r.record.state).toBe("running");
   });
 

@@ -11,11 +11,11 @@ import { createScale } from "../../controlplane/fleet-scale.js";
 import {
   type BackendAdapter,
   createBackends,
-  type DeploymentDefaults,
   Reaper,
   type ReconcileReport,
   reconcile,
   SandboxService,
+  type SandboxServiceOptions,
 } from "../../controlplane/index.js";
 import { REAPER_DUTY } from "../../controlplane/reaper.js";
 import type { Store } from "../../store/types.js";
@@ -23,19 +23,21 @@ import { connectableHost, formatHttpUrl } from "../start.js";
 import { createControlServer } from "./app.js";
 import { createControlMetrics } from "./metrics.js";
 
-export interface ControlServiceOptions {
+export interface ControlServiceOptions
+  extends Pick<
+    SandboxServiceOptions,
+    | "store"
+    | "serviceId"
+    | "defaults"
+    | "defaultTtlSec"
+    | "maxTtlSec"
+    | "maxSandboxes"
+    | "maxSandboxesPerKey"
+    | "logger"
+  > {
   host: string;
   port: number;
-  store: Store;
-  /** Names this service on its backend resources (Docker label, AGS Metadata); stable across restarts. */
-  serviceId: string;
   apiKeys: readonly string[];
-  defaults: DeploymentDefaults;
-  defaultTtlSec: number;
-  maxTtlSec: number;
-  maxSandboxes: number;
-  maxSandboxesPerKey: number;
-  logger: Logger;
   publicUrl?: string;
   bodyLimitBytes?: number;
   reapIntervalMs?: number;
