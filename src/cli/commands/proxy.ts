@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { z } from "zod";
 import { ConfigError, loadConfig, zodIssues } from "../../config/index.js";
 import { registerDeployment, unregisterDeployment } from "../../deployment/registry.js";
+import { redactingLoggerOptions } from "../../log/index.js";
 import { createPolicy, PolicyConfigSchema } from "../../rollout/policy/create.js";
 import { PolicyError } from "../../rollout/policy/errors.js";
 import { TrainerPolicy } from "../../rollout/policy/trainer.js";
@@ -106,7 +107,10 @@ export async function run(argv: string[], ctx: ProxyCommandContext = {}): Promis
             owner: "policy",
           })),
     ];
-    if (!opts.success || !pc.success) throw new ConfigError(issues);
+    if (pc.success && pc.data.type === "trainer" && pc.data.port !== undefined) {
+      issues.push({ where: config.where(["policy", "port"]), message: "swerex proxy listens on --port" });
+    }
+    if (!opts.success || !pc.success || issues.length > 0) throw new ConfigError(issues);
     options = opts.data;
     policy = createPolicy(pc.data);
   } catch (err) {
@@ -115,7 +119,10 @@ export async function run(argv: string[], ctx: ProxyCommandContext = {}): Promis
     return EXIT_USAGE;
   }
 
-  const logger = pino({ level: logLevel, base: null }, pino.destination({ fd: 2, sync: true }));
+  const logger = pino(
+    { level: logLevel, base: null, ...redactingLoggerOptions() },
+    pino.destination({ fd: 2, sync: true }),
+  );
   let proxy: ModelProxy;
   try {
     proxy = await startSingleRolloutProxy({
