@@ -54,12 +54,21 @@ export function dockerClientFor(url: string, tls: EngineTlsFiles = {}): Docker {
     } as Docker.DockerOptions);
   }
   const secure = Boolean(tls.ca || tls.cert || tls.key);
+  const pem = (what: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(
+        `docker_host ${url}: cannot read its ${what} file ${path} (${(err as NodeJS.ErrnoException).code ?? err})`,
+      );
+    }
+  };
   return new Docker({
     protocol: secure ? "https" : "http",
     host: u.hostname.replace(/^\[|\]$/g, ""),
     port: u.port ? Number(u.port) : secure ? DEFAULT_TLS_PORT : DEFAULT_TCP_PORT,
-    ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
-    ...(tls.cert ? { cert: readFileSync(tls.cert) } : {}),
-    ...(tls.key ? { key: readFileSync(tls.key) } : {}),
+    ...(tls.ca ? { ca: pem("tls_ca", tls.ca) } : {}),
+    ...(tls.cert ? { cert: pem("tls_cert", tls.cert) } : {}),
+    ...(tls.key ? { key: pem("tls_key", tls.key) } : {}),
   });
 }
