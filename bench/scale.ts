@@ -10,11 +10,10 @@
  * busybox test image (built on first use).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildBundle } from "../src/bundle/build.js";
 import { sharedDockerClient } from "../src/docker/engine.js";
-import { api, newDataDir, startServe, testServiceId, until } from "../test/controlplane/serve.js";
+import { api, startServeWithConfig, testServiceId, until } from "../test/controlplane/serve.js";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../test/docker/images.js";
 import { startDockerdFleet } from "../test/helpers/dockerd-fleet.js";
 import { latencyStats, roundTo } from "./lib/stats.js";
@@ -24,23 +23,15 @@ const KEY = "bench-key-aaaaaaaaaaaaaaaaaa";
 const RESULTS_DIR = join(import.meta.dirname, "results");
 
 async function serveWith(config: unknown, deploymentArgs: string[]) {
-  const data = await newDataDir();
-  const file = join(data.dir, "serve.json");
-  await writeFile(file, JSON.stringify(config));
-  const serve = await startServe({
-    dataDir: data.dir,
+  const serve = await startServeWithConfig(config, {
     keys: [KEY],
     serviceId: testServiceId(),
-    args: ["--config", file, "--log_level", "warn", "--max_sandboxes", "0", ...deploymentArgs],
+    args: ["--log_level", "warn", "--max_sandboxes", "0", ...deploymentArgs],
   });
   return {
-    url: serve.url,
     call: (method: string, path: string, body?: unknown) =>
       api(serve.url, method, path, { key: KEY, ...(body !== undefined ? { body } : {}) }),
-    async close() {
-      await serve.stop();
-      await data.remove();
-    },
+    close: () => serve.remove(),
   };
 }
 

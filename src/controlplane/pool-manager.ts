@@ -13,6 +13,7 @@
 import type { Logger } from "pino";
 import type { ConfigTree } from "../config/index.js";
 import type { SandboxRecord, Store } from "../store/types.js";
+import { runtimeAnswers } from "./backends/probe.js";
 import { errorInfo, ServiceError } from "./errors.js";
 import type { PoolConfig } from "./fleet-config.js";
 import type { SandboxService } from "./sandboxes.js";
@@ -109,12 +110,16 @@ export class PoolManager {
     });
     for (const candidate of page.items) {
       if (candidate.handle === null) continue;
-      const probe = await service
+      // Its runtime answering is the proof that matters, and one local HTTP round trip is the cheapest
+      // (an engine inspect on a busy dockerd costs more than the whole hand-out should).
+      const handle = candidate.handle;
+      const alive = await service
         .backend(candidate.backend)
-        .probe(candidate.handle, AbortSignal.timeout(HANDOUT_PROBE_TIMEOUT_MS))
-        .catch(() => "unreachable" as const);
-      if (probe !== "alive") {
-        this.log.warn({ pool: name, sandbox: candidate.id, probe }, "pooled sandbox is dead: replacing it");
+        .target(handle)
+        .then((t) => runtimeAnswers(t, HANDOUT_PROBE_TIMEOUT_MS))
+        .catch(() => false);
+      if (!alive) {
+        this.log.warn({ pool: name, sandbox: candidate.id }, "pooled sandbox does not answer: replacing it");
         void service.stop(candidate.id).catch(() => undefined);
         continue;
       }

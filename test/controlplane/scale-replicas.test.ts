@@ -7,46 +7,28 @@
  * - two replicas on one store: an Idempotency-Key retried on both makes one sandbox; the duty holder
  *   SIGKILLed, the other takes its duties over within 10 s and they run again (pool refill, reaper).
  */
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStore } from "../../src/store/index.js";
 import type { Store } from "../../src/store/types.js";
 import type { TempDatabase } from "../store/fixtures.js";
 import { describePostgres, tempPostgresDatabase } from "../store/pg-fixtures.js";
-import { api, newDataDir, type ServeProcess, startServe, testServiceId, until } from "./serve.js";
+import { api, startServeWithConfig, testServiceId, until } from "./serve.js";
 
 const KEY = "replica-key-aaaaaaaaaaaaaaaa";
 
-async function serveWith(
-  config: unknown,
-  dbUrl: string,
-  serviceId: string,
-  extra: string[] = [],
-): Promise<{ serve: ServeProcess; remove(): Promise<void> }> {
-  const data = await newDataDir();
-  const file = join(data.dir, "serve.json");
-  await writeFile(file, JSON.stringify(config));
-  const serve = await startServe({
-    dataDir: data.dir,
+function serveWith(config: unknown, dbUrl: string, serviceId: string, extra: string[] = []) {
+  return startServeWithConfig(config, {
     keys: [KEY],
     serviceId,
-    args: ["--config", file, "--database", dbUrl, "--instances.deployment.type=dummy", ...extra],
+    args: ["--database", dbUrl, "--instances.deployment.type=dummy", ...extra],
   });
-  return {
-    serve,
-    remove: async () => {
-      await serve.stop();
-      await data.remove();
-    },
-  };
 }
 
 describePostgres("admission queue and batches (swerex serve, PostgreSQL)", () => {
   let db: TempDatabase | undefined;
   let one: Awaited<ReturnType<typeof serveWith>> | undefined;
   const call = (method: string, path: string, body?: unknown) =>
-    api(one?.serve.url ?? "", method, path, { key: KEY, ...(body !== undefined ? { body } : {}) });
+    api(one?.url ?? "", method, path, { key: KEY, ...(body !== undefined ? { body } : {}) });
 
   beforeAll(async () => {
     db = await tempPostgresDatabase();
@@ -123,7 +105,7 @@ describePostgres("two replicas on one PostgreSQL (swerex serve)", () => {
     body?: unknown,
     headers?: Record<string, string>,
   ) =>
-    api(replicas[i]?.serve.url ?? "", method, path, {
+    api(replicas[i]?.url ?? "", method, path, {
       key: KEY,
       ...(body !== undefined ? { body } : {}),
       ...(headers ? { headers } : {}),
@@ -172,16 +154,16 @@ describePostgres("two replicas on one PostgreSQL (swerex serve)", () => {
       const lease = await store?.getDuty("pools");
       return lease && lease.expires_at > Date.now() ? lease : undefined;
     });
-    const leaderIndex = replicas.findIndex((r) => r.serve.pid === holderPid(leader));
+    const leaderIndex = replicas.findIndex((r) => r.pid === holderPid(leader));
     expect(leaderIndex).toBeGreaterThanOrEqual(0);
     const survivor = 1 - leaderIndex;
-    await replicas[leaderIndex]?.serve.stop("SIGKILL");
+    await replicas[leaderIndex]?.stop("SIGKILL");
     for (const duty of ["pools", "reaper"]) {
       await until(
         `${duty} taken over`,
         async () => {
           const lease = await store?.getDuty(duty);
-          return holderPid(lease) === replicas[survivor]?.serve.pid ? lease : undefined;
+          return holderPid(lease) === replicas[survivor]?.pid ? lease : undefined;
         },
         10_000,
       );
