@@ -7,10 +7,9 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { AGS_API_VERSION, signTc3 } from "../../src/emulator/ags/index.js";
 import { spawnSwerex, waitForOutput } from "../helpers/cli.js";
-import { type FuzzRequest, type FuzzRoute, fuzz, seededRandom } from "../helpers/fuzz.js";
-import { rssOf } from "../helpers/process.js";
+import { type FuzzRequest, type FuzzRoute, seededRandom } from "../helpers/fuzz.js";
 import { makeQuietHome, type QuietHome } from "../helpers/quiet-home.js";
-import { expectSurvived, FUZZ_MS_PER_ROUTE, FUZZ_SEED } from "./helpers.js";
+import { FUZZ_SEED, fuzzAndCheck } from "./helpers.js";
 
 const SECRET_ID = "AKIDfuzz";
 const SECRET_KEY = "fuzz-secret-key";
@@ -109,15 +108,11 @@ describe("fuzz: swerex ags-emulator", () => {
       },
     ];
     const pid = emu.child.pid as number;
-    const rssBefore = (await rssOf(pid)) ?? 0;
-    const report = await fuzz({
+    await fuzzAndCheck("swerex ags-emulator", pid, {
       baseUrl,
       routes,
-      seed: FUZZ_SEED,
-      msPerRoute: FUZZ_MS_PER_ROUTE / 2,
       finalize,
       isFailure: (s) => s >= 500,
     });
-    await expectSurvived("swerex ags-emulator", pid, rssBefore, report);
   });
 });

@@ -6,11 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RemoteRuntime } from "../../src/runtime/remote.js";
 import { type SpawnedRuntimeServer, spawnRuntimeServerProcess } from "../../src/server/spawn.js";
-import { type FuzzRoute, fuzz } from "../helpers/fuzz.js";
-import { rssOf } from "../helpers/process.js";
+import type { FuzzRoute } from "../helpers/fuzz.js";
 import { makeQuietHome, type QuietHome } from "../helpers/quiet-home.js";
 import { raw } from "../server/helpers.js";
-import { expectSurvived, FUZZ_MS_PER_ROUTE, FUZZ_SEED } from "./helpers.js";
+import { fuzzAndCheck } from "./helpers.js";
 
 const KEY = "fuzz-key";
 
@@ -45,7 +44,6 @@ describe("fuzz: swerex-remote", () => {
     await rt.createSession({ session: "default", startup_timeout: 60 });
     // Warm up (JIT, pools) before the RSS baseline.
     await rt.runInSession({ command: "echo warm", timeout: 30 });
-    const rssBefore = (await rssOf(server.pid)) ?? 0;
     const auth = { "X-API-Key": KEY };
     const routes: FuzzRoute[] = [
       { method: "GET", path: "/", headers: auth },
@@ -76,13 +74,10 @@ describe("fuzz: swerex-remote", () => {
       { method: "GET", path: "/no_such_route", headers: auth },
       { method: "POST", path: "/is_alive" },
     ];
-    const report = await fuzz({
+    await fuzzAndCheck("swerex-remote", server.pid, {
       baseUrl: server.url,
       routes,
-      seed: FUZZ_SEED,
-      msPerRoute: FUZZ_MS_PER_ROUTE,
     });
-    await expectSurvived("swerex-remote", server.pid, rssBefore, report);
     // Still a working server: a new session runs a command (the fuzzer may have closed or filled sessions).
     expect((await raw(`${server.url}/close`, { method: "POST", headers: auth })).status).toBe(200);
     await rt.createSession({ session: "after-fuzz", startup_timeout: 60 });
