@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { registerDeployment, unregisterDeployment } from "../../deployment/registry.js";
 import { DEFAULT_AGS_DOMAIN, startAgsEmulator } from "../../emulator/ags/index.js";
 import { redactHeaders } from "../../log/index.js";
-import type { CommandContext } from "../swerex.js";
+import type { CommandContext } from "../context.js";
 
 export const description = "run a local Tencent AGS emulator (TC3-signed control plane + sandbox gateway)";
 

@@ -23,6 +23,9 @@ import { connectableHost, formatHttpUrl } from "../start.js";
 import { createControlServer } from "./app.js";
 import { createControlMetrics } from "./metrics.js";
 
+/** While closing, how often connections that went idle after their last answer are closed. */
+const IDLE_SWEEP_MS = 100;
+
 export interface ControlServiceOptions
   extends Pick<
     SandboxServiceOptions,
@@ -128,7 +131,14 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     service,
     close(closeOpts = {}) {
       closing ??= (async () => {
-        await app.close();
+        // Requests in flight finish; their keep-alive connections are closed as soon as they go idle
+        // (fastify only closes the connections that are idle when close() starts).
+        const idle = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(idle);
+        }
         await service.drain();
         await scale.stop();
         await reaper.stop();
