@@ -55,6 +55,8 @@ export interface RolloutServiceOptions {
   maxTtlSec: number;
   logger: Logger;
   modelTimeoutS?: number;
+  /** Fail the rollouts a previous life left unfinished (default true; false while another replica is alive). */
+  recover?: boolean;
 }
 
 export interface ListRolloutsRequest {
@@ -175,7 +177,7 @@ export class RolloutService {
     });
     const svc = new RolloutService(opts, proxy);
     trainerHolder.svc = svc;
-    await svc.recover();
+    if (opts.recover ?? true) await svc.recover();
     return svc;
   }
 

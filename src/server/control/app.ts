@@ -11,6 +11,7 @@ import fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import type { SandboxService } from "../../controlplane/index.js";
+import type { PoolManager } from "../../controlplane/pool-manager.js";
 import type { RolloutService } from "../../controlplane/rollouts.js";
 import type { Store } from "../../store/types.js";
 import { REDACTED_LOG_PATHS } from "../runtime-server.js";
@@ -23,6 +24,8 @@ import { openApiDocument } from "./openapi.js";
 import { passThroughRoutes } from "./passthrough.js";
 import { rolloutRoutes } from "./rollout-routes.js";
 import { sandboxRoutes } from "./routes.js";
+import { registerPoolMetrics, scaleRoutes } from "./scale-routes.js";
+import { sandboxWire } from "./wire.js";
 
 /** JSON bodies of the API proper are small; 1 MiB leaves room for large metadata or deployment configs. */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -50,6 +53,8 @@ export interface ControlServerOptions {
   bodyLimitBytes?: number;
   /** Mounts `/v1/rollouts` and `/v1/calls` when given. */
   rollouts?: RolloutService;
+  /** Warm pools (`GET /v1/pools`, pool metrics); undefined: none. */
+  pools?: () => PoolManager | undefined;
 }
 
 export interface ControlServer {
@@ -75,6 +80,7 @@ export function createControlServer(opts: ControlServerOptions): ControlServer {
     genReqId: () => `req-${randomUUID()}`,
   }) as unknown as FastifyInstance;
   const checkKey = apiKeysChecker(opts.apiKeys);
+  if (opts.pools) registerPoolMetrics(opts.metrics.registry, opts.pools);
 
   app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";
@@ -138,6 +144,12 @@ export function createControlServer(opts: ControlServerOptions): ControlServer {
     sandboxRoutes(api, { service: opts.service, publicUrl: opts.publicUrl });
     if (opts.rollouts) rolloutRoutes(api, { rollouts: opts.rollouts });
     if (opts.rollouts) callRoutes(api, { rollouts: opts.rollouts });
+    scaleRoutes(api, {
+      service: opts.service,
+      pools: opts.pools ?? (() => undefined),
+      ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+      wire: (rec, base) => sandboxWire(rec, base, opts.service.queuePosition(rec.id)),
+    });
   });
 
   let dispatcher: Dispatcher | undefined;

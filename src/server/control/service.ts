@@ -3,6 +3,9 @@
  * listen. `close()` is the graceful shutdown: stop accepting, finish requests in flight and starts in
  * progress, stop the reaper, and leave sandboxes running (their leases own them) unless `stopSandboxes`.
  */
+import { hostname } from "node:os";
+import { ScaleConfig } from "../../controlplane/fleet-config.js";
+import { createScale } from "../../controlplane/fleet-scale.js";
 import {
   type BackendAdapter,
   createBackends,
@@ -12,6 +15,7 @@ import {
   SandboxService,
   type SandboxServiceOptions,
 } from "../../controlplane/index.js";
+import { REAPER_DUTY } from "../../controlplane/reaper.js";
 import { DEFAULT_MAX_ROLLOUTS, RolloutService } from "../../controlplane/rollouts.js";
 import { connectableHost, formatHttpUrl } from "../start.js";
 import { createControlServer } from "./app.js";
@@ -42,6 +46,8 @@ export interface ControlServiceOptions
   backends?: Map<string, BackendAdapter>;
   /** Rollouts running at once (the rest queue); default 16, 0 = no limit. */
   maxRollouts?: number;
+  /** Fleet of Docker hosts, overflow, warm pools, admission (docs/control-plane.md). */
+  scale?: ScaleConfig;
 }
 
 export interface RunningControlService {
@@ -60,7 +66,18 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
   const agsCredentials = Object.fromEntries(
     ["secret_id", "secret_key"].filter((k) => typeof tree[k] === "string").map((k) => [k, tree[k] as string]),
   );
-  const backends = opts.backends ?? createBackends({ serviceId: opts.serviceId, logger, agsCredentials });
+  const holder = `${opts.serviceId}/${hostname()}/${process.pid}`;
+  const scale = createScale({
+    config: opts.scale ?? ScaleConfig.parse({}),
+    store,
+    serviceId: opts.serviceId,
+    holder,
+    logger,
+    backends: opts.backends ?? createBackends({ serviceId: opts.serviceId, logger, agsCredentials }),
+    defaults: opts.defaults,
+    maxSandboxes: opts.maxSandboxes,
+  });
+  const backends = scale.backends;
   const metrics = createControlMetrics(store, [...backends.keys()]);
   const service = new SandboxService({
     store,
@@ -73,8 +90,16 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     maxSandboxesPerKey: opts.maxSandboxesPerKey,
     logger,
     events: metrics.events,
+    ...scale.serviceOptions,
   });
-  const reconciled = await reconcile({ store, service, backends, logger });
+  scale.attach(service);
+  // Another live replica (it holds the reaper's lease) owns the starts in flight: reconciling them here
+  // would fail them. Start-up reconciliation is for a service coming back alone.
+  const leader = await store.getDuty(REAPER_DUTY);
+  const othersAlive = leader !== undefined && leader.holder !== holder && leader.expires_at > Date.now();
+  const reconciled = othersAlive
+    ? { adopted: [], lost: [], finished: [], failed: [], stopped: [], orphansRemoved: [] }
+    : await reconcile({ store, service, backends, logger });
   const rollouts = await RolloutService.start({
     store,
     sandboxes: service,
@@ -82,11 +107,14 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     maxRollouts: opts.maxRollouts ?? DEFAULT_MAX_ROLLOUTS,
     maxTtlSec: opts.maxTtlSec,
     logger,
+    // Rollouts run in the replica that accepted them: with another replica alive, unfinished rollouts may
+    // be its own, so only a service coming back alone fails the previous life's rollouts.
+    recover: !othersAlive,
   });
   const reaper = new Reaper({
     store,
     service,
-    holder: `${opts.serviceId}/${process.pid}`,
+    holder,
     logger,
     events: metrics.events,
     ...(opts.reapIntervalMs ? { intervalMs: opts.reapIntervalMs } : {}),
@@ -100,6 +128,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     rollouts,
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl.replace(/\/+$/, "") } : {}),
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
+    pools: () => scale.pools,
   });
   try {
     await app.listen({ host: opts.host, port: opts.port });
@@ -109,6 +138,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     throw err;
   }
   reaper.start();
+  await scale.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : opts.port;
   let closing: Promise<void> | undefined;
@@ -130,6 +160,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
           clearInterval(idle);
         }
         await service.drain();
+        await scale.stop();
         await reaper.stop();
         if (closeOpts.stopSandboxes) {
           const ids: string[] = [];
