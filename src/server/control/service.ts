@@ -3,6 +3,10 @@
  * listen. `close()` is the graceful shutdown: stop accepting, finish requests in flight and starts in
  * progress, stop the reaper, and leave sandboxes running (their leases own them) unless `stopSandboxes`.
  */
+
+import { hostname } from "node:os";
+import { ScaleConfig } from "../../controlplane/fleet-config.js";
+import { createScale } from "../../controlplane/fleet-scale.js";
 import {
   type BackendAdapter,
   createBackends,
@@ -12,6 +16,7 @@ import {
   SandboxService,
   type SandboxServiceOptions,
 } from "../../controlplane/index.js";
+import { REAPER_DUTY } from "../../controlplane/reaper.js";
 import { connectableHost, formatHttpUrl } from "../start.js";
 import { createControlServer } from "./app.js";
 import { createControlMetrics } from "./metrics.js";
@@ -39,6 +44,8 @@ export interface ControlServiceOptions
   reapIntervalMs?: number;
   /** Default: docker, local, dummy. */
   backends?: Map<string, BackendAdapter>;
+  /** Fleet of Docker hosts, overflow, warm pools, admission (docs/control-plane.md). */
+  scale?: ScaleConfig;
 }
 
 export interface RunningControlService {
@@ -56,7 +63,18 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
   const agsCredentials = Object.fromEntries(
     ["secret_id", "secret_key"].filter((k) => typeof tree[k] === "string").map((k) => [k, tree[k] as string]),
   );
-  const backends = opts.backends ?? createBackends({ serviceId: opts.serviceId, logger, agsCredentials });
+  const holder = `${opts.serviceId}/${hostname()}/${process.pid}`;
+  const scale = createScale({
+    config: opts.scale ?? ScaleConfig.parse({}),
+    store,
+    serviceId: opts.serviceId,
+    holder,
+    logger,
+    backends: opts.backends ?? createBackends({ serviceId: opts.serviceId, logger, agsCredentials }),
+    defaults: opts.defaults,
+    maxSandboxes: opts.maxSandboxes,
+  });
+  const backends = scale.backends;
   const metrics = createControlMetrics(store, [...backends.keys()]);
   const service = new SandboxService({
     store,
@@ -69,12 +87,20 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     maxSandboxesPerKey: opts.maxSandboxesPerKey,
     logger,
     events: metrics.events,
+    ...scale.serviceOptions,
   });
-  const reconciled = await reconcile({ store, service, backends, logger });
+  scale.attach(service);
+  // Another live replica (it holds the reaper's lease) owns the starts in flight: reconciling them here
+  // would fail them. Start-up reconciliation is for a service coming back alone.
+  const leader = await store.getDuty(REAPER_DUTY);
+  const othersAlive = leader !== undefined && leader.holder !== holder && leader.expires_at > Date.now();
+  const reconciled = othersAlive
+    ? { adopted: [], lost: [], finished: [], failed: [], stopped: [], orphansRemoved: [] }
+    : await reconcile({ store, service, backends, logger });
   const reaper = new Reaper({
     store,
     service,
-    holder: `${opts.serviceId}/${process.pid}`,
+    holder,
     logger,
     events: metrics.events,
     ...(opts.reapIntervalMs ? { intervalMs: opts.reapIntervalMs } : {}),
@@ -87,6 +113,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     metrics,
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl.replace(/\/+$/, "") } : {}),
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
+    pools: () => scale.pools,
   });
   try {
     await app.listen({ host: opts.host, port: opts.port });
@@ -95,6 +122,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     throw err;
   }
   reaper.start();
+  await scale.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : opts.port;
   let closing: Promise<void> | undefined;
@@ -114,6 +142,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
           clearInterval(idle);
         }
         await service.drain();
+        await scale.stop();
         await reaper.stop();
         if (closeOpts.stopSandboxes) {
           const ids: string[] = [];
