@@ -307,7 +307,7 @@ for (const store of STORES)
           [
             {
               field: "deployment.type",
-              message: 'expected one of local|remote|dummy|docker|tencentags, got "kubernetes"',
+              message: 'expected one of local|remote|dummy|docker|tencentags|controlplane, got "kubernetes"',
             },
           ],
         ],
