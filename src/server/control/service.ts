@@ -109,7 +109,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     logger,
     // Rollouts run in the replica that accepted them: with another replica alive, unfinished rollouts may
     // be its own, so only a service coming back alone fails the previous life's rollouts.
-    recover: !othersAlive,
+    recover: !othersAlive || deadLocalHolder(leader?.holder ?? "", `${opts.serviceId}/${hostname()}/`),
   });
   const reaper = new Reaper({
     store,
@@ -173,4 +173,20 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
       return closing;
     },
   };
+}
+
+/**
+ * Whether a duty holder is a killed earlier life of this service on this machine (same service id and host,
+ * its process gone): its lease is stale, not another replica's.
+ */
+function deadLocalHolder(holder: string, prefix: string): boolean {
+  if (!holder.startsWith(prefix)) return false;
+  const pid = Number(holder.slice(prefix.length));
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
 }
