@@ -53,6 +53,12 @@ export interface PolicyResponse {
   completion_token_ids?: number[];
   /** Log-probability of each completion token, aligned with `completion_token_ids`. */
   logprobs?: number[];
+  /** The upstream's completion id (`chatcmpl-...`), returned to the agent instead of the proxy's own. */
+  id?: string;
+  /** The upstream's `system_fingerprint` (which backend build answered). */
+  system_fingerprint?: string;
+  /** A reasoning model's thinking (vLLM/DeepSeek `message.reasoning_content`). */
+  reasoning_content?: string;
 }
 
 export interface PolicyContext {

@@ -5,6 +5,7 @@
 import { PythonTimeoutError } from "./errors.js";
 import type { IsAliveResponse } from "./protocol.js";
 import { sleep } from "./sleep.js";
+import { startTimer } from "./timer.js";
 
 export interface WaitUntilAliveOptions {
   /** Overall deadline in ms (upstream `timeout`, default 10 s). */
@@ -66,20 +67,17 @@ function raceDeadline(
 ): Promise<IsAliveResponse> {
   return new Promise((resolve, reject) => {
     const done = () => {
-      clearTimeout(timer);
+      timer.cancel();
       signal?.removeEventListener("abort", onAbort);
     };
     const onAbort = () => {
       done();
       reject(signal?.reason);
     };
-    const timer = setTimeout(
-      () => {
-        done();
-        resolve({ is_alive: false, message: unanswered });
-      },
-      Math.max(0, ms),
-    );
+    const timer = startTimer(ms, () => {
+      done();
+      resolve({ is_alive: false, message: unanswered });
+    });
     signal?.addEventListener("abort", onAbort, { once: true });
     p.then(
       (r) => {

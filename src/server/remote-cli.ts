@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { delay } from "../runtime/timer.js";
 import { formatHttpUrl, startRuntimeServer } from "./start.js";
 import { SWEREX_PROTOCOL_VERSION, SWEREX_TS_VERSION } from "./version.js";
 
@@ -91,7 +92,7 @@ export async function runRemoteCli(argv: string[]): Promise<number | undefined> 
     stopping = true;
     logger.info({ signal }, "shutting down: closing sessions");
     // Closing the runtime kills every session's process group; the deadline keeps a stuck close from hanging us.
-    const deadline = new Promise((resolve) => setTimeout(resolve, CLOSE_DEADLINE_MS).unref());
+    const deadline = delay(CLOSE_DEADLINE_MS, { unref: true });
     Promise.race([server.close(), deadline])
       .catch((err: unknown) => logger.error({ err }, "error while closing"))
       .finally(() => process.exit(0));

@@ -31,9 +31,10 @@ import {
 } from "../runtime/protocol.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { apiKeyChecker } from "./api-key.js";
+import { acceptAnyContentType, bodyDigest, jsonBodyOf } from "./body.js";
 import { type CachedReply, RequestIdCache, type RequestIdCacheOptions } from "./request-id-cache.js";
-import { placeUpload, receiveUpload } from "./upload.js";
-import { jsonDecodeIssue, parseBody, RequestValidationError } from "./validation.js";
+import { discardUpload, placeUpload, type ReceivedUpload, receiveUpload } from "./upload.js";
+import { parseBody, RequestValidationError } from "./validation.js";
 
 export interface RuntimeServerOptions {
   runtime: Runtime;
@@ -108,16 +109,7 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
   const cache = new RequestIdCache(opts.requestIdCache);
   const checkKey = apiKeyChecker(opts.authToken);
 
-  // An empty JSON body means "no body" (a /close sent with a JSON content type); bad JSON is a 422 as in FastAPI.
-  const defaultJson = app.getDefaultJsonParser("error", "ignore");
-  app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit }, (req, body, done) => {
-    if (body.length === 0) return done(null, undefined);
-    defaultJson(req, body as string, (err, parsed) => {
-      if (err) return done(new RequestValidationError([jsonDecodeIssue(err.message)]), undefined);
-      done(null, parsed);
-    });
-  });
+  acceptAnyContentType(app, bodyLimit);
   app.register(multipart, { limits: { fileSize: uploadLimit, files: 1, fields: 16 } });
 
   // Auth runs before routing, so an unauthenticated request to any path (even a wrong method) gets 403/401.
@@ -158,10 +150,19 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
     }
   }
 
-  /** Runs a request once per `X-Request-ID`; a retried id gets the first reply, even while it is running. */
-  async function send(req: FastifyRequest, reply: FastifyReply, produce: () => Promise<CachedReply>) {
+  /**
+   * Runs a request once per `X-Request-ID` and body: a retried id with the same body gets the first reply,
+   * even while it is running; the same id with a different body is a different request and runs.
+   */
+  async function send(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    bodyDigest: string,
+    produce: () => Promise<CachedReply>,
+  ) {
     const id = req.headers["x-request-id"];
-    const key = typeof id === "string" && id !== "" ? `${req.routeOptions.url}\n${id}` : undefined;
+    const key =
+      typeof id === "string" && id !== "" ? `${req.routeOptions.url}\n${id}\n${bodyDigest}` : undefined;
     const result = key === undefined ? await produce() : await cache.run(key, produce);
     return reply.code(result.statusCode).type(JSON_TYPE).send(result.payload);
   }
@@ -173,7 +174,9 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
     call: (body: z.output<S>) => Promise<unknown>,
   ) {
     app.post(path, (req, reply) =>
-      send(req, reply, () => answer(() => call(parseBody(schema, req.body)), out)),
+      send(req, reply, bodyDigest(req.body), () =>
+        answer(() => call(parseBody(schema, jsonBodyOf(req))), out),
+      ),
     );
   }
 
@@ -191,12 +194,27 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
   jsonRoute("/execute", Command, CommandResponse, (b) => runtime.execute(b));
   jsonRoute("/read_file", ReadFileRequest, ReadFileResponse, (b) => runtime.readFile(b));
   jsonRoute("/write_file", WriteFileRequest, EmptyResponse, (b) => runtime.writeFile(b));
-  app.post("/upload", (req, reply) =>
-    send(req, reply, () =>
-      answer(async () => placeUpload(await receiveUpload(req)).then(() => ({})), EmptyResponse),
-    ),
+  // The upload is received (streamed to disk, hashed) before the request-id cache is asked, so that a
+  // reused id with a different file is told apart; a cache hit discards what was received.
+  app.post("/upload", async (req, reply) => {
+    let upload: ReceivedUpload | undefined;
+    const received = await answer(async () => {
+      upload = await receiveUpload(req);
+      return {};
+    }, EmptyResponse);
+    const u = upload;
+    if (!u) return reply.code(received.statusCode).type(JSON_TYPE).send(received.payload);
+    try {
+      return await send(req, reply, u.digest, () =>
+        answer(() => placeUpload(u).then(() => ({})), EmptyResponse),
+      );
+    } finally {
+      await discardUpload(u);
+    }
+  });
+  app.post("/close", (req, reply) =>
+    send(req, reply, bodyDigest(req.body), () => answer(() => runtime.close(), EmptyResponse)),
   );
-  app.post("/close", (req, reply) => send(req, reply, () => answer(() => runtime.close(), EmptyResponse)));
 
   // FastAPI answers a known path with the wrong method with 405, not 404.
   for (const { method, path } of RUNTIME_SERVER_ROUTES) {

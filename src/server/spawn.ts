@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { join, sep } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { startTimer } from "../runtime/timer.js";
 import { connectableHost, formatHttpUrl } from "./start.js";
 
 export interface SpawnRuntimeServerOptions {
@@ -105,7 +106,7 @@ export async function spawnRuntimeServerProcess(
     if (!exited(child)) {
       killGroup(child, "SIGTERM");
       const grace = new Promise<"late">((resolve) =>
-        setTimeout(() => resolve("late"), STOP_GRACE_MS).unref(),
+        startTimer(STOP_GRACE_MS, () => resolve("late"), { unref: true }),
       );
       if ((await Promise.race([exit, grace])) === "late") {
         killGroup(child, "SIGKILL");
@@ -121,27 +122,23 @@ export async function spawnRuntimeServerProcess(
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-      const timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `swerex-remote did not report listening within ${timeoutMs} ms. stderr:\n${stderrTail}`,
-            ),
-          ),
-        timeoutMs,
+      const timer = startTimer(timeoutMs, () =>
+        reject(
+          new Error(`swerex-remote did not report listening within ${timeoutMs} ms. stderr:\n${stderrTail}`),
+        ),
       );
       lines.on("line", (line) => {
         const match = LISTENING_LINE.exec(line);
         if (!match) return;
-        clearTimeout(timer);
+        timer.cancel();
         resolve(Number(match[2]));
       });
       child.once("error", (err) => {
-        clearTimeout(timer);
+        timer.cancel();
         reject(err);
       });
       child.once("exit", (code, signal) => {
-        clearTimeout(timer);
+        timer.cancel();
         reject(
           new Error(
             `swerex-remote exited (${signal ?? `code ${code}`}) before listening. stderr:\n${stderrTail}`,

@@ -3,10 +3,12 @@
  * file is streamed to a private temp directory first, then moved to `target_path`, or, with `unzip`,
  * extracted into the directory `target_path`.
  */
+import { createHash, type Hash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { FastifyRequest } from "fastify";
 import { extractZip } from "./unzip.js";
@@ -20,6 +22,8 @@ export interface ReceivedUpload {
   fileName: string;
   targetPath: string;
   unzip: boolean;
+  /** SHA-256 of the file and the form fields: what the request-id cache tells uploads apart by. */
+  digest: string;
 }
 
 const TRUE_WORDS = new Set(["1", "on", "t", "true", "y", "yes"]);
@@ -45,13 +49,14 @@ export async function receiveUpload(req: FastifyRequest): Promise<ReceivedUpload
   const tempDir = await mkdtemp(join(tmpdir(), "swerex-upload-"));
   const filePath = join(tempDir, "temp_file_transfer");
   const fields: Record<string, string> = {};
+  const fileHash = createHash("sha256");
   let fileName: string | undefined;
   try {
     for await (const part of req.parts()) {
       if (part.type === "file") {
         if (part.fieldname === "file" && fileName === undefined) {
           fileName = basename(part.filename || "temp_file_transfer");
-          await pipeline(part.file, createWriteStream(filePath));
+          await pipeline(part.file, hashing(fileHash), createWriteStream(filePath));
         } else {
           part.file.resume();
         }
@@ -77,11 +82,29 @@ export async function receiveUpload(req: FastifyRequest): Promise<ReceivedUpload
       fileName: fileName as string,
       targetPath: fields.target_path as string,
       unzip: unzip as boolean,
+      digest: createHash("sha256")
+        .update(JSON.stringify([fileHash.digest("base64url"), fileName, fields.target_path, unzip]))
+        .digest("base64url"),
     };
   } catch (err) {
     await rm(tempDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** A pass-through stream that feeds every chunk to `hash`. */
+function hashing(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+}
+
+/** Removes what `receiveUpload` left on disk (idempotent; `placeUpload` also does it). */
+export async function discardUpload(upload: ReceivedUpload): Promise<void> {
+  await rm(upload.tempDir, { recursive: true, force: true });
 }
 
 async function isDirectory(path: string): Promise<boolean> {

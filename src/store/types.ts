@@ -70,8 +70,12 @@ export interface SandboxQuery {
   metadata?: Record<string, string>;
   /** Only records whose `expires_at` is at or before this (epoch ms). */
   expiresBefore?: number;
+  /** Page size: default 100, at most 1000 (larger values are clamped). */
   limit?: number;
-  /** Opaque cursor from a previous page's `nextCursor`. Pages are in (created_at, id) order. */
+  /**
+   * Opaque cursor from a previous page's `nextCursor`. Pages are in (created_at, id) order. A cursor the
+   * store did not make is an `InvalidCursorError` (errors.ts).
+   */
   cursor?: string;
 }
 
@@ -158,11 +162,30 @@ export interface Store {
   getRollout(id: string): Promise<RolloutRecord | undefined>;
   updateRollout(id: string, patch: RolloutPatch, expectVersion?: number): Promise<RolloutRecord | undefined>;
   listRollouts(q: RolloutQuery): Promise<Page<RolloutRecord>>;
+  countRollouts(q: Omit<RolloutQuery, "limit" | "cursor">): Promise<number>;
 
   /**
    * Leader election for background duties shared by replicas: takes or renews the named lease for `holder`
    * until `now + ttlMs` when it is free, expired, or already held by `holder`. True when `holder` has it.
+   * `now` (epoch ms, default the caller's clock): replicas' clocks must agree to well within `ttlMs`.
    */
-  acquireDuty(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  acquireDuty(name: string, holder: string, ttlMs: number, now?: number): Promise<boolean>;
   releaseDuty(name: string, holder: string): Promise<void>;
+  /** Who holds the named lease and until when (expired leases included); undefined when never taken. */
+  getDuty(name: string): Promise<DutyLease | undefined>;
+
+  /**
+   * Shared token bucket (an account's API rate, shared by every replica): takes one token from `bucket`,
+   * which refills at `ratePerSec` up to `burst`. Returns how many ms the caller must wait before its call
+   * (0 = go now). Tokens are reserved even when the answer is a wait, so concurrent takers get distinct
+   * slots and together never exceed `burst + ratePerSec * t` calls in any `t` seconds. Atomic across replicas.
+   */
+  takeRateToken(bucket: string, ratePerSec: number, burst: number, now?: number): Promise<number>;
+}
+
+export interface DutyLease {
+  name: string;
+  holder: string;
+  /** Epoch ms. */
+  expires_at: number;
 }

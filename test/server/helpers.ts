@@ -1,4 +1,5 @@
 /** Test helpers: a runtime server on loopback around any Runtime, and raw HTTP calls to it. */
+import { connect } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { request } from "undici";
@@ -59,4 +60,52 @@ export async function raw(
     json = undefined;
   }
   return { status: res.statusCode, body: text, json };
+}
+
+/**
+ * Sends `request` (a complete HTTP/1.1 request, byte for byte, `{host}` replaced by the server's host:port)
+ * on a fresh socket and returns the status and body of the answer; the request should say
+ * `Connection: close` or the server's keep-alive ends the read at the deadline.
+ */
+export async function rawSocket(url: string, request: string | Buffer): Promise<RawResponse> {
+  const { hostname, port } = new URL(url);
+  const bytes =
+    typeof request === "string" ? Buffer.from(request.replaceAll("{host}", `${hostname}:${port}`)) : request;
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no complete answer within 30s: ${Buffer.concat(chunks).toString()}`));
+    }, 30_000);
+    socket.on("data", (d: Buffer) => {
+      chunks.push(d);
+      const all = Buffer.concat(chunks).toString("latin1");
+      const headEnd = all.indexOf("\r\n\r\n");
+      const length = /\r\ncontent-length: *(\d+)/i.exec(all.slice(0, headEnd));
+      if (headEnd >= 0 && length && all.length - headEnd - 4 >= Number(length[1])) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(Buffer.concat(chunks).toString("utf8"));
+      }
+    });
+    socket.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    socket.on("end", () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+    socket.write(bytes);
+  });
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+  const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    json = undefined;
+  }
+  return { status, body, json };
 }

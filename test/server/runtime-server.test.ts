@@ -205,6 +205,23 @@ describe("runtime server with auth", () => {
     expect(runtime.executions).toBe(before + 4);
   });
 
+  it("runs a reused X-Request-ID with a different body as a new request (issue 13 item 6)", async () => {
+    const before = runtime.executions;
+    const headers = { ...auth, "X-Request-ID": "reused-id" };
+    const first = await raw(`${server.url}/execute`, { method: "POST", headers, json: { command: "first" } });
+    const second = await raw(`${server.url}/execute`, {
+      method: "POST",
+      headers,
+      json: { command: "second" },
+    });
+    expect((first.json as CommandResponse).stdout).toBe(`run ${before + 1}: first`);
+    expect((second.json as CommandResponse).stdout).toBe(`run ${before + 2}: second`);
+    // The first body again is still a retry of the first request.
+    const retry = await raw(`${server.url}/execute`, { method: "POST", headers, json: { command: "first" } });
+    expect(retry.body).toBe(first.body);
+    expect(runtime.executions).toBe(before + 2);
+  });
+
   it("remembers 511 answers for a retried X-Request-ID instead of running again", async () => {
     const before = runtime.executions;
     runtime.failNext = new Error("boom");

@@ -71,10 +71,10 @@ describe("upload", () => {
     ).rejects.toBeInstanceOf(FileNotFoundError);
   });
 
-  async function postForm(form: FormData) {
+  async function postForm(form: FormData, headers: Record<string, string> = {}) {
     const res = await request(`${server.url}/upload`, {
       method: "POST",
-      headers: { "X-API-Key": KEY },
+      headers: { "X-API-Key": KEY, ...headers },
       body: form,
       signal: AbortSignal.timeout(30_000),
     });
@@ -98,6 +98,26 @@ describe("upload", () => {
     expect(transfer.message).toContain("../escaped.txt");
     expect(existsSync(join(work, "slip", "escaped.txt"))).toBe(false);
     expect(existsSync(join(target, "ok.txt"))).toBe(false);
+  });
+
+  it("runs a reused X-Request-ID with another file as a new upload, and a retry of the same one once", async () => {
+    const form = (content: string, target: string) => {
+      const f = new FormData();
+      f.append("file", new Blob([content]), "f.txt");
+      f.append("target_path", target);
+      return f;
+    };
+    const headers = { "X-Request-ID": "upload-reused" };
+    const a = join(work, "reuse", "a.txt");
+    const b = join(work, "reuse", "b.txt");
+    expect((await postForm(form("A", a), headers)).status).toBe(200);
+    expect((await postForm(form("B", b), headers)).status).toBe(200);
+    expect(await readFile(a, "utf8")).toBe("A");
+    expect(await readFile(b, "utf8")).toBe("B");
+    // A retry of the first (same file, same target) is answered from the cache: it does not write again.
+    await rm(a);
+    expect((await postForm(form("A", a), headers)).status).toBe(200);
+    expect(existsSync(a)).toBe(false);
   });
 
   it("answers 422 naming target_path when it is missing, and unzip when it is not a boolean", async () => {

@@ -11,7 +11,11 @@ import { registerDeployment, unregisterDeployment } from "../../deployment/regis
 import { createPolicy, PolicyConfigSchema } from "../../rollout/policy/create.js";
 import { PolicyError } from "../../rollout/policy/errors.js";
 import { TrainerPolicy } from "../../rollout/policy/trainer.js";
-import type { ModelProxy } from "../../rollout/proxy/model-proxy.js";
+import {
+  DEFAULT_MAX_AUTO_SESSIONS,
+  DEFAULT_SESSION_IDLE_TIMEOUT_S,
+  type ModelProxy,
+} from "../../rollout/proxy/model-proxy.js";
 import { DEFAULT_BASE_PORT, startSingleRolloutProxy } from "../../rollout/proxy/single-rollout.js";
 import type { PolicyBackend } from "../../rollout/types.js";
 
@@ -27,12 +31,17 @@ const ProxyOptions = z.strictObject({
   port_fallback: z.boolean().default(true),
   host: z.string().min(1).default("127.0.0.1"),
   record: z.string().min(1).optional(),
-  max_steps: z.number().int().nonnegative().default(30),
+  /** Model calls per session; 0 (the default for a proxy started by hand) means no limit. */
+  max_steps: z.number().int().nonnegative().default(0),
   /** Seconds per model call (the seed's `timeout`). */
   timeout: z.number().positive().default(600),
   session_id: z.coerce.string().min(1).default("default"),
   model_name: z.coerce.string().min(1).optional(),
   trainer_token: z.coerce.string().min(1).optional(),
+  /** Seconds a session opened by its id may sit idle before it is forgotten. */
+  session_idle_timeout: z.number().positive().default(DEFAULT_SESSION_IDLE_TIMEOUT_S),
+  /** Sessions opened by their id at once; past it the least recently used idle one is evicted. */
+  max_sessions: z.number().int().positive().default(DEFAULT_MAX_AUTO_SESSIONS),
 });
 
 const USAGE = `Usage: swerex proxy --policy.type=openai|trainer|replay [flags]
@@ -50,11 +59,14 @@ Flags:
   --no-port_fallback       fail instead of trying port+1, port+2, ... when the port is taken
   --host <addr>            bind address (default 127.0.0.1)
   --record <file.jsonl>    append every call's record to this file
-  --max_steps <n>          model calls per session (default 30); then 403 max_steps_exceeded
+  --max_steps <n>          model calls per session (default 0 = no limit); then 403 max_steps_exceeded
   --timeout <seconds>      per model call (default 600); then 504 request_timeout
   --session_id <id>        id of the session behind the plain /v1 base URL (default: default)
   --model_name <name>      name listed by GET /v1/models
   --trainer_token <token>  require Authorization: Bearer <token> on /trainer/* routes
+  --session_idle_timeout <s>  forget a session opened by its id after this long without calls (default 3600)
+  --max_sessions <n>       sessions opened by their id at once (default 10000); the least recently used
+                           idle one is evicted past it
   --config <file>          YAML/JSON config file; --log_level <level> (default info)
 
 Docs: docs/model-proxy.md
@@ -116,6 +128,8 @@ export async function run(argv: string[], ctx: ProxyCommandContext = {}): Promis
       autoSessions: true,
       // Records go to --record (if given); nothing reads them from memory in a standalone proxy.
       keepRecords: false,
+      sessionIdleTimeoutS: options.session_idle_timeout,
+      maxAutoSessions: options.max_sessions,
       session: { id: options.session_id, maxSteps: options.max_steps },
       logger,
       ...(options.record === undefined ? {} : { record: options.record }),

@@ -59,14 +59,20 @@ function usage(raw: unknown): Usage | undefined {
   };
 }
 
+/** A 502 for an upstream answer that is not a usable `chat.completion` (the agent should not retry it). */
+export function badUpstreamResponse(why: string): PolicyError {
+  return new PolicyError(`upstream returned an unusable answer: ${why}`, {
+    status: 502,
+    type: "upstream_error",
+    code: "bad_upstream_response",
+  });
+}
+
+/** Every malformed shape becomes a 502 `bad_upstream_response`; a well-formed body keeps all it carries. */
 export function policyResponseFromCompletion(body: unknown): PolicyResponse {
   const choice = isObject(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
   if (!isObject(body) || !isObject(choice) || !isObject(choice.message)) {
-    throw new PolicyError("upstream returned a body without choices[0].message", {
-      status: 502,
-      type: "upstream_error",
-      code: "bad_upstream_response",
-    });
+    throw badUpstreamResponse("a body without choices[0].message");
   }
   const message = choice.message;
   const calls = toolCalls(message.tool_calls);
@@ -78,6 +84,11 @@ export function policyResponseFromCompletion(body: unknown): PolicyResponse {
   const u = usage(body.usage);
   if (u) out.usage = u;
   if (typeof body.model === "string") out.model = body.model;
+  if (typeof body.id === "string" && body.id !== "") out.id = body.id;
+  if (typeof body.system_fingerprint === "string") out.system_fingerprint = body.system_fingerprint;
+  // vLLM/DeepSeek spell it `reasoning_content`; newer vLLM also `reasoning`.
+  const reasoning = message.reasoning_content ?? message.reasoning;
+  if (typeof reasoning === "string") out.reasoning_content = reasoning;
 
   const promptIds = intArray(body.prompt_token_ids) ?? intArray(choice.prompt_token_ids);
   if (promptIds) out.prompt_token_ids = promptIds;
@@ -87,8 +98,13 @@ export function policyResponseFromCompletion(body: unknown): PolicyResponse {
   if (Array.isArray(entries) && entries.length > 0) {
     const lps: number[] = [];
     const ids: number[] = [];
-    for (const e of entries as UpstreamLogprob[]) {
-      lps.push(typeof e.logprob === "number" ? e.logprob : Number.NaN);
+    for (const raw of entries as unknown[]) {
+      if (!isObject(raw)) throw badUpstreamResponse("choices[0].logprobs.content has a non-object entry");
+      const e = raw as UpstreamLogprob;
+      if (typeof e.logprob !== "number") {
+        throw badUpstreamResponse("choices[0].logprobs.content has an entry without a numeric logprob");
+      }
+      lps.push(e.logprob);
       const m = typeof e.token === "string" ? TOKEN_ID_RE.exec(e.token) : null;
       if (m?.[1] !== undefined) ids.push(Number(m[1]));
     }

@@ -5,7 +5,7 @@
  */
 import { Pool } from "undici";
 import type { ChatCompletionRequest, PolicyBackend, PolicyContext, PolicyResponse } from "../types.js";
-import { policyResponseFromCompletion } from "./completion-parse.js";
+import { badUpstreamResponse, policyResponseFromCompletion } from "./completion-parse.js";
 import { abortReasonError, PolicyError } from "./errors.js";
 
 export interface OpenAIPolicyConfig {
@@ -85,8 +85,15 @@ export class OpenAIPolicy implements PolicyBackend {
       throw this.transportError(err, ctx.signal);
     }
     try {
-      if (res.statusCode >= 200 && res.statusCode < 300) {
-        return policyResponseFromCompletion(await res.body.json());
+      if (res.statusCode === 200 || res.statusCode === 201) {
+        const text = await res.body.text();
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw badUpstreamResponse(`status ${res.statusCode} with a body that is not JSON`);
+        }
+        return policyResponseFromCompletion(parsed);
       }
       throw upstreamStatusError(res.statusCode, await res.body.text());
     } catch (err) {
@@ -117,16 +124,38 @@ export class OpenAIPolicy implements PolicyBackend {
   }
 }
 
-/** An upstream 4xx/5xx reaches the agent with the same status and, when it is OpenAI-shaped, the same error. */
-function upstreamStatusError(status: number, text: string): PolicyError {
-  let message = text.slice(0, 2000);
+/** Upstream statuses that concern the proxy's own credentials, not the agent's request. */
+const UPSTREAM_AUTH_STATUSES = new Set([401, 403, 407]);
+const MAX_UPSTREAM_MESSAGE = 2000;
+
+/**
+ * Every upstream answer other than a 200/201 completion, as an error the agent can act on:
+ * - 400-499 (except the auth statuses) and 500-599 keep the upstream's status and, when it is OpenAI-shaped,
+ *   its error (e.g. 400 `context_length_exceeded`); 429 and 5xx may be retried;
+ * - 401/403/407 are the proxy's upstream credentials failing: 502 `upstream_auth_failed` (the agent's own
+ *   key is not involved, and a 403 would read as "stop" to agents that map it to a permission error);
+ * - anything else (1xx, 202-299 other than 201, 3xx redirects, statuses outside 100-599) is a 502
+ *   `bad_upstream_status`: the proxy never follows a redirect nor hands one to the agent.
+ */
+export function upstreamStatusError(status: number, text: string): PolicyError {
+  const valid = status >= 400 && status <= 599;
+  if (!valid || UPSTREAM_AUTH_STATUSES.has(status)) {
+    const auth = UPSTREAM_AUTH_STATUSES.has(status);
+    return new PolicyError(
+      auth
+        ? `upstream refused the proxy's credentials (status ${status}); check policy.api_key`
+        : `upstream answered with status ${status}, which is not a chat completion`,
+      { status: 502, type: "upstream_error", code: auth ? "upstream_auth_failed" : "bad_upstream_status" },
+    );
+  }
+  let message = text.slice(0, MAX_UPSTREAM_MESSAGE);
   let type = "upstream_error";
   let code: string | undefined;
   try {
     const parsed = JSON.parse(text) as { error?: { message?: unknown; type?: unknown; code?: unknown } };
     const e = parsed.error;
     if (e && typeof e === "object") {
-      if (typeof e.message === "string") message = e.message;
+      if (typeof e.message === "string") message = e.message.slice(0, MAX_UPSTREAM_MESSAGE);
       if (typeof e.type === "string") type = e.type;
       if (typeof e.code === "string") code = e.code;
     }

@@ -27,6 +27,9 @@ export const PolicyResponseSchema = z
     prompt_token_ids: z.array(z.number().int()).optional(),
     completion_token_ids: z.array(z.number().int()).optional(),
     logprobs: z.array(z.number()).optional(),
+    id: z.string().min(1).optional(),
+    system_fingerprint: z.string().optional(),
+    reasoning_content: z.string().optional(),
   })
   .refine((r) => r.content !== null || (r.tool_calls?.length ?? 0) > 0, {
     message: "content may be null only when tool_calls is non-empty",

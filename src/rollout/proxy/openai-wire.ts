@@ -6,9 +6,41 @@ import { PolicyError } from "../policy/errors.js";
 import type { PolicyResponse, Usage } from "../types.js";
 
 export interface CompletionMeta {
+  /** The proxy's id for the call; the upstream's (`resp.id`) wins when it gave one. */
   id: string;
   created: number;
   model: string;
+}
+
+/** What the agent asked to get back beyond OpenAI's fields (vLLM's extensions). */
+export interface CompletionExtras {
+  /** `return_token_ids: true`: `prompt_token_ids` (top level) and `choices[0].token_ids`, as vLLM sends them. */
+  tokenIds?: boolean;
+  /** `logprobs: true`: `choices[0].logprobs.content[]`, one entry per completion token. */
+  logprobs?: boolean;
+}
+
+/** The extras an agent's request asked for (an outer swerex proxy or any vLLM client asks this way). */
+export function requestedExtras(body: Record<string, unknown>): CompletionExtras {
+  return { tokenIds: body.return_token_ids === true, logprobs: body.logprobs === true };
+}
+
+/**
+ * vLLM's logprobs shape. Tokens are spelled `token_id:<n>` (vLLM's `return_tokens_as_token_ids`) when the ids
+ * are known, so a client (another swerex proxy) recovers the ids even from the logprobs alone.
+ */
+function logprobsBody(resp: PolicyResponse): object | null {
+  if (!resp.logprobs) return null;
+  const ids = resp.completion_token_ids;
+  const aligned = ids !== undefined && ids.length === resp.logprobs.length;
+  return {
+    content: resp.logprobs.map((logprob, i) => ({
+      token: aligned ? `token_id:${ids[i]}` : "",
+      logprob,
+      bytes: null,
+      top_logprobs: [],
+    })),
+  };
 }
 
 function usageOf(resp: PolicyResponse): Usage {
@@ -19,17 +51,34 @@ function usageOf(resp: PolicyResponse): Usage {
   return { prompt_tokens: p, completion_tokens: c, total_tokens: p + c };
 }
 
-export function completionBody(resp: PolicyResponse, meta: CompletionMeta): object {
+export function completionBody(
+  resp: PolicyResponse,
+  meta: CompletionMeta,
+  extras: CompletionExtras = {},
+): object {
   const message: Record<string, unknown> = { role: "assistant", content: resp.content, refusal: null };
+  if (resp.reasoning_content !== undefined) message.reasoning_content = resp.reasoning_content;
   if (resp.tool_calls && resp.tool_calls.length > 0) message.tool_calls = resp.tool_calls;
-  return {
-    id: meta.id,
+  const choice: Record<string, unknown> = {
+    index: 0,
+    message,
+    logprobs: extras.logprobs ? logprobsBody(resp) : null,
+    finish_reason: resp.finish_reason,
+  };
+  const body: Record<string, unknown> = {
+    id: resp.id ?? meta.id,
     object: "chat.completion",
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: resp.finish_reason }],
-    usage: usageOf(resp),
   };
+  if (resp.system_fingerprint !== undefined) body.system_fingerprint = resp.system_fingerprint;
+  body.choices = [choice];
+  body.usage = usageOf(resp);
+  if (extras.tokenIds) {
+    if (resp.prompt_token_ids) body.prompt_token_ids = resp.prompt_token_ids;
+    if (resp.completion_token_ids) choice.token_ids = resp.completion_token_ids;
+  }
+  return body;
 }
 
 /**
@@ -38,11 +87,16 @@ export function completionBody(resp: PolicyResponse, meta: CompletionMeta): obje
  * non-streamed (token ids survive), so the stream is built in one go.
  */
 export function sseBody(resp: PolicyResponse, meta: CompletionMeta, includeUsage: boolean): string {
-  const head = `{"id":${JSON.stringify(meta.id)},"object":"chat.completion.chunk","created":${meta.created},"model":${JSON.stringify(meta.model)},"choices":`;
+  const fingerprint =
+    resp.system_fingerprint === undefined
+      ? ""
+      : `"system_fingerprint":${JSON.stringify(resp.system_fingerprint)},`;
+  const head = `{"id":${JSON.stringify(resp.id ?? meta.id)},"object":"chat.completion.chunk","created":${meta.created},"model":${JSON.stringify(meta.model)},${fingerprint}"choices":`;
   const tail = includeUsage ? ',"usage":null}' : "}";
   const chunk = (delta: object, finish: string | null) =>
     `data: ${head}[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${JSON.stringify(finish)}}]${tail}\n\n`;
   let out = chunk({ role: "assistant", content: "" }, null);
+  if (resp.reasoning_content) out += chunk({ reasoning_content: resp.reasoning_content }, null);
   if (resp.content) out += chunk({ content: resp.content }, null);
   if (resp.tool_calls && resp.tool_calls.length > 0) {
     out += chunk({ tool_calls: resp.tool_calls.map((tc, index) => ({ index, ...tc })) }, null);

@@ -7,7 +7,10 @@ import { PolicyError } from "../policy/errors.js";
 import type { ModelCallRecord, PolicyBackend } from "../types.js";
 
 export interface OpenSessionOptions {
-  /** Model calls this rollout may make; the next one gets a 403 `max_steps_exceeded`. Default 30 (the seed's). */
+  /**
+   * Model calls this rollout may make; the next one gets a 403 `max_steps_exceeded`. Default 30 (the seed's);
+   * 0 means no limit (SWE-agent's `per_instance_call_limit` convention).
+   */
   maxSteps?: number;
   /** Backend for this rollout only (else the proxy's). The proxy never closes it. */
   policy?: PolicyBackend;
@@ -16,6 +19,8 @@ export interface OpenSessionOptions {
 }
 
 export const DEFAULT_MAX_STEPS = 30;
+/** `maxSteps: 0`: no call budget. */
+export const UNLIMITED_STEPS = 0;
 
 export class ProxySession {
   readonly id: string;
@@ -24,6 +29,10 @@ export class ProxySession {
   readonly maxSteps: number;
   readonly policy: PolicyBackend;
   readonly metadata: Record<string, unknown> | undefined;
+  /** Opened by the proxy on first use of its id (not by `openSession`); only such sessions are evicted when idle. */
+  readonly autoOpened: boolean;
+  /** `performance.now()` of the last call that started or ended (idle eviction). */
+  lastUsedMs = performance.now();
   /** Called after every call of this session (answered or failed), with its record. */
   onCall?: (record: ModelCallRecord) => void;
   /** Model calls handed to the policy so far. */
@@ -41,6 +50,7 @@ export class ProxySession {
     policy: PolicyBackend,
     opts: OpenSessionOptions,
     detach: (s: ProxySession) => void,
+    autoOpened = false,
   ) {
     const maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
     if (!Number.isInteger(maxSteps) || maxSteps < 0) {
@@ -52,6 +62,7 @@ export class ProxySession {
     this.maxSteps = maxSteps;
     this.metadata = opts.metadata;
     this.detach = detach;
+    this.autoOpened = autoOpened;
   }
 
   get closed(): boolean {
@@ -60,7 +71,12 @@ export class ProxySession {
 
   /** No further model call will be answered: the budget is used up or the session was closed. */
   get done(): boolean {
-    return this.closedFlag || this.steps >= this.maxSteps;
+    return this.closedFlag || this.budgetUsed;
+  }
+
+  /** The call budget is used up (never, with `maxSteps: 0`). */
+  get budgetUsed(): boolean {
+    return this.maxSteps !== UNLIMITED_STEPS && this.steps >= this.maxSteps;
   }
 
   /** Calls currently waiting on the policy. */
@@ -90,11 +106,13 @@ export class ProxySession {
   /** @internal */
   track(ac: AbortController): void {
     this.inFlight.add(ac);
+    this.lastUsedMs = performance.now();
   }
 
   /** @internal */
   untrack(ac: AbortController): void {
     this.inFlight.delete(ac);
+    this.lastUsedMs = performance.now();
   }
 
   /** @internal */

@@ -72,7 +72,20 @@ export function mountTrainerRoutes(app: FastifyInstance, opts: TrainerRoutesOpti
         trainer.release(item.request_id);
         return reply;
       }
-      return reply.send(item);
+      let json: string;
+      try {
+        json = JSON.stringify(item);
+      } catch (err) {
+        // A call that cannot be handed out must not vanish until its timeout: its agent gets the error now.
+        trainer.sendError(item.request_id, {
+          message: `the request cannot be handed to a trainer: ${(err as Error).message}`,
+          status: 400,
+          type: "invalid_request_error",
+          code: "invalid_request",
+        });
+        return reply.code(204).send();
+      }
+      return reply.type("application/json; charset=utf-8").send(json);
     } catch {
       const closing = shutdown.aborted;
       return sendError(

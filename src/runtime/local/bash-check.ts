@@ -1,6 +1,7 @@
 /** SWE-ReX's `_check_bash_command`: `bash -n` over the command before it goes anywhere near the session. */
 import { spawn } from "node:child_process";
 import { BashIncorrectSyntaxError } from "../errors.js";
+import { startTimer } from "../timer.js";
 import { findBash } from "./bash-binary.js";
 import { decodeBytes } from "./codec.js";
 import { pyRepr } from "./pyrepr.js";
@@ -20,15 +21,15 @@ function runBashN(command: string, bash: string): Promise<CheckResult> {
     const child = spawn(bash, ["-n"], { argv0: "bash", stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill("SIGKILL"), CHECK_DEADLINE_MS);
+    const timer = startTimer(CHECK_DEADLINE_MS, () => child.kill("SIGKILL"));
     child.stdout.on("data", (d: Buffer) => out.push(d));
     child.stderr.on("data", (d: Buffer) => err.push(d));
     child.on("error", (e) => {
-      clearTimeout(timer);
+      timer.cancel();
       reject(e);
     });
     child.on("close", (code) => {
-      clearTimeout(timer);
+      timer.cancel();
       resolve({
         code,
         stdout: decodeBytes(Buffer.concat(out), "utf-8", "backslashreplace"),

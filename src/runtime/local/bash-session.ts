@@ -31,6 +31,7 @@ import type {
   BashObservation,
   CreateBashSessionRequest,
 } from "../protocol.js";
+import { delay as sleep } from "../timer.js";
 import { bashSyntaxError } from "./bash-check.js";
 import { isPlainBashCommand } from "./bash-plain.js";
 import { decodeBytes } from "./codec.js";
@@ -590,8 +591,4 @@ async function readCheckOutput(path: string): Promise<string> {
   } catch {
     return "";
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -14,6 +14,7 @@ import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommandTimeoutError, NonZeroExitCodeError, PythonValueError, SwerexError } from "../errors.js";
 import type { Command, CommandResponse } from "../protocol.js";
+import { startTimer, type Timer } from "../timer.js";
 import { decodeBytes } from "./codec.js";
 import { asOsError, osError } from "./os-error.js";
 import { pyFloat, pyRepr } from "./pyrepr.js";
@@ -79,27 +80,27 @@ export async function executeCommand(cmd: Command, opts: ExecuteOptions = {}): P
         detached: true,
       });
       outcome = await new Promise<Outcome>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
+        let timer: Timer | undefined;
         const onAbort = () => {
           killGroup(child.pid);
           finish({ kind: "aborted" });
         };
         const finish = (o: Outcome) => {
-          if (timer) clearTimeout(timer);
+          timer?.cancel();
           opts.signal?.removeEventListener("abort", onAbort);
           resolve(o);
         };
         child.once("error", (e) => {
-          if (timer) clearTimeout(timer);
+          timer?.cancel();
           opts.signal?.removeEventListener("abort", onAbort);
           reject(asOsError(e, argv[0] as string));
         });
         child.once("exit", (code, signal) => finish({ kind: "exit", code: code ?? -signalNumber(signal) }));
         if (cmd.timeout !== null) {
-          timer = setTimeout(() => {
+          timer = startTimer(cmd.timeout * 1000, () => {
             killGroup(child.pid);
             finish({ kind: "timeout" });
-          }, cmd.timeout * 1000);
+          });
         }
         if (opts.signal?.aborted) onAbort();
         else opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -108,9 +109,9 @@ export async function executeCommand(cmd: Command, opts: ExecuteOptions = {}): P
         // Reap the killed child, so no zombie is left behind; bounded in case it is stuck in the kernel.
         await new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const t = setTimeout(resolve, REAP_MS);
+          const t = startTimer(REAP_MS, resolve);
           child.once("exit", () => {
-            clearTimeout(t);
+            t.cancel();
             resolve();
           });
         });

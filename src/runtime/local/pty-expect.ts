@@ -4,6 +4,7 @@
  */
 import type { IPty } from "node-pty";
 import { PythonValueError } from "../errors.js";
+import { startTimer, type Timer } from "../timer.js";
 import { StreamingUtf8Decoder } from "./codec.js";
 
 export interface Match {
@@ -244,10 +245,10 @@ export class PtyExpect {
     const now = this.match(patterns);
     if (now) return Promise.resolve(now);
     return new Promise<ExpectResult>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       const onAbort = () => this.waiter?.reject(new ExpectAborted(this.buf.toString()));
       const done = () => {
-        if (timer) clearTimeout(timer);
+        timer?.cancel();
         cancel?.setListener(undefined);
         this.waiter = undefined;
       };
@@ -263,7 +264,7 @@ export class PtyExpect {
         },
       };
       if (timeoutMs !== null) {
-        timer = setTimeout(() => this.waiter?.reject(new ExpectTimeout(this.buf.toString())), timeoutMs);
+        timer = startTimer(timeoutMs, () => this.waiter?.reject(new ExpectTimeout(this.buf.toString())));
       }
       cancel?.setListener(onAbort);
       if (this.exit) {
@@ -276,14 +277,14 @@ export class PtyExpect {
 
   /** Resolves when the process has exited, or after `timeoutMs`; true if it exited. */
   async waitExit(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const timeout = new Promise<boolean>((r) => {
-      timer = setTimeout(() => r(false), timeoutMs);
+      timer = startTimer(timeoutMs, () => r(false));
     });
     try {
       return await Promise.race([this.exited.then(() => true), timeout]);
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
   }
 

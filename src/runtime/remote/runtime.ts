@@ -56,6 +56,7 @@ import {
 } from "../protocol.js";
 import type { IsAliveOptions, Runtime } from "../runtime.js";
 import { sleep } from "../sleep.js";
+import { timeoutSignal } from "../timer.js";
 import { type WaitUntilAliveOptions, waitUntilAlive } from "../wait.js";
 import { zipDirectory } from "./archive.js";
 import { apiUrlOf, normalizeHost, RemoteRuntimeConfig, type RemoteRuntimeConfigInput } from "./config.js";
@@ -155,7 +156,7 @@ export class RemoteRuntime implements Runtime {
         method: "GET",
         dispatcher: this.dispatcher,
         headers: await this.requestHeaders(),
-        signal: AbortSignal.timeout(opts.timeoutMs ?? this.config.timeout * 1000),
+        signal: timeoutSignal(opts.timeoutMs ?? this.config.timeout * 1000),
         headersTimeout: 0,
         bodyTimeout: 0,
       });
@@ -309,7 +310,7 @@ export class RemoteRuntime implements Runtime {
     const url = `${this.apiUrl}/${req.endpoint}`;
     const what = `${req.method} ${url}`;
     const requestId = randomUUID();
-    const signal = req.deadlineMs === null ? undefined : AbortSignal.timeout(req.deadlineMs);
+    const signal = req.deadlineMs === null ? undefined : timeoutSignal(req.deadlineMs);
     let retries = 0;
     let hookRetries = 0;
     let delay = this.config.retry_backoff;

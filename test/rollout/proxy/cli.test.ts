@@ -112,6 +112,28 @@ describe("swerex proxy", () => {
     expect(await replay.exit).toBe(130);
   });
 
+  it("without --max_steps a session has no call limit; an empty x-session-id is a 400 and it keeps serving", async () => {
+    upstream = await startFakeUpstream();
+    const live = await startCli([
+      "--port",
+      "0",
+      "--policy.type=openai",
+      `--policy.base_url=${upstream.baseUrl}`,
+    ]);
+    for (let i = 0; i < 32; i++) expect(await chat(live.baseUrl, `n${i}`)).toBe(`echo: n${i}`);
+    const bad = await fetch(`${live.baseUrl}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-session-id": "" },
+      body: JSON.stringify({ messages: [{ role: "user", content: "x" }] }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { param: string } }).error.param).toBe("x-session-id");
+    expect(await chat(live.baseUrl, "still here")).toBe("echo: still here");
+    live.child.kill("SIGTERM");
+    expect(await live.exit).toBe(143);
+  });
+
   it("exits 2 naming the bad flag", async () => {
     const child = spawn(
       process.execPath,

@@ -71,6 +71,22 @@ describe("max_steps", () => {
     expect(recs[3]?.response).toBeNull();
   });
 
+  it("maxSteps 0 means no limit (SWE-agent's per_instance_call_limit convention)", async () => {
+    const policy = countingPolicy();
+    const proxy = await proxyWith({ policy, maxSteps: 0 });
+    const session = proxy.openSession("unlimited");
+    expect(session.maxSteps).toBe(0);
+    const c = new OpenAI({ baseURL: session.baseUrl, apiKey: "x", maxRetries: 0, timeout: 30_000 });
+    for (let i = 0; i < 35; i++) {
+      const r = await c.chat.completions.create({ model: "m", messages: user });
+      expect(r.choices[0]?.message.content).toBe(`ok ${i}`);
+    }
+    expect(session.steps).toBe(35);
+    expect(session.done).toBe(false);
+    expect(session.limitReached).toBe(false);
+    expect(session.records().every((r) => r.error === undefined)).toBe(true);
+  });
+
   it("defaults to the seed's 30 calls", async () => {
     const proxy = await proxyWith({ policy: countingPolicy() });
     expect(proxy.openSession().maxSteps).toBe(30);
@@ -80,18 +96,21 @@ describe("max_steps", () => {
 
   it("raw HTTP shape of the error is OpenAI's", async () => {
     const proxy = await proxyWith({ policy: countingPolicy() });
-    const session = proxy.openSession("raw", { maxSteps: 0 });
-    const res = await fetch(`${session.baseUrl}/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "m", messages: user }),
-      signal: AbortSignal.timeout(30_000),
-    });
+    const session = proxy.openSession("raw", { maxSteps: 1 });
+    const send = () =>
+      fetch(`${session.baseUrl}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "m", messages: user }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    expect((await send()).status).toBe(200);
+    const res = await send();
     expect(res.status).toBe(403);
     expect(res.headers.get("x-should-retry")).toBe("false");
     expect(await res.json()).toEqual({
       error: {
-        message: "max_steps reached: session raw may make 0 model calls and has made 0",
+        message: "max_steps reached: session raw may make 1 model calls and has made 1",
         type: "max_steps_exceeded",
         param: null,
         code: "max_steps_exceeded",
