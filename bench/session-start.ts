@@ -99,7 +99,9 @@ function upstreamLikeStart(
     const finish = (ms: number | null) => {
       clearTimeout(timer);
       sub.dispose();
-      p.kill("SIGKILL");
+      // SIGHUP, not SIGKILL: a shell killed mid-.bashrc must still run its EXIT traps (pyenv's rehash
+      // lock stays behind otherwise, and every later shell waits 60 s for it).
+      p.kill("SIGHUP");
       resolve(ms);
     };
     let armed = false;

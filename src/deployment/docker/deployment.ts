@@ -14,6 +14,7 @@ import { buildBundle } from "../../bundle/build.js";
 import { BUNDLE_MOUNT_PATH, defaultBundleDir, LAUNCHER_NAME } from "../../bundle/paths.js";
 import {
   demuxLogs,
+  dockerUnreachableHint,
   engineMessage,
   engineStatus,
   followProgress,
@@ -45,7 +46,10 @@ const LOG_TAIL_CHARS = 4000;
 export interface DockerDeploymentOptions {
   /** Engine client; default: one shared client from DOCKER_HOST. */
   docker?: Docker;
-  /** Progress lines for slow steps (pull, bundle build, start); default: written to stderr. */
+  /**
+   * Progress lines for slow steps (pull, bundle build, start); default: emitted as `progress` events, which
+   * a CLI logs (library code never writes to stderr itself).
+   */
   onProgress?: (message: string) => void;
 }
 
@@ -57,10 +61,6 @@ interface Run {
   runtime?: RemoteRuntime;
   starting?: Promise<void>;
   cleanup?: Promise<void>;
-}
-
-function writeProgress(message: string): void {
-  process.stderr.write(`swerex docker: ${message}\n`);
 }
 
 /** Raced against `ms`; the value or undefined on timeout. Errors are swallowed (clean-up must go on). */
@@ -106,7 +106,7 @@ export class DockerDeployment extends BaseDeployment {
     super();
     this.config = DockerDeploymentConfig.parse(config);
     this.docker = opts.docker ?? sharedDockerClient();
-    this.progress = opts.onProgress ?? writeProgress;
+    this.progress = opts.onProgress ?? ((message) => this.emitProgress(message));
   }
 
   static fromConfig(config: DockerDeploymentConfigInput | DockerDeploymentConfig): DockerDeployment {
@@ -120,6 +120,11 @@ export class DockerDeployment extends BaseDeployment {
 
   get containerId(): string | undefined {
     return this.run?.container?.id;
+  }
+
+  describe(): string {
+    const id = this.containerId;
+    return `docker container ${this.run?.name ?? "(not started)"}${id ? ` (${id.slice(0, 12)})` : ""}`;
   }
 
   async start(opts: StartOptions = {}): Promise<void> {
@@ -137,6 +142,9 @@ export class DockerDeployment extends BaseDeployment {
       await this.cleanupRun(run);
       if (this.run === run) this.run = undefined;
       if (!this.run) unregisterDeployment(this);
+      // "connect ENOENT /var/run/docker.sock" alone does not tell a newcomer what to do.
+      const hint = dockerUnreachableHint(err);
+      if (hint) throw new DeploymentStartupError(hint.trimEnd(), { cause: err });
       throw err;
     }
   }
@@ -154,10 +162,9 @@ export class DockerDeployment extends BaseDeployment {
     const serverPort = hostNetwork ? (cfg.port ?? (await freePort())) : CONTAINER_PORT;
     const token = randomUUID();
     const serve = `--port ${serverPort} --auth-token ${token}`;
-    const command =
-      bundleDir === null
-        ? `swerex-remote ${serve}`
-        : `${BUNDLE_MOUNT_PATH}/${LAUNCHER_NAME} ${serve} || swerex-remote ${serve}`;
+    // With runtime_mount=none the image brings the server: a bundle baked in at /nix/swerex (swerex bundle
+    // image), else a `swerex-remote` on its PATH.
+    const command = `${BUNDLE_MOUNT_PATH}/${LAUNCHER_NAME} ${serve} || swerex-remote ${serve}`;
     if (bundleDir !== null) settings.HostConfig.Binds.unshift(`${bundleDir}:${BUNDLE_MOUNT_PATH}:ro`);
     if (!hostNetwork) {
       settings.HostConfig.PortBindings = {

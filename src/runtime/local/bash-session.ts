@@ -13,8 +13,7 @@
  * `return` is an error and the next line runs, and `set -x` traces the command, never our own line.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import * as pty from "node-pty";
 import type { Logger } from "pino";
@@ -51,6 +50,7 @@ import {
   UserRegex,
 } from "./pty-expect.js";
 import { pyFloat, pyRepr } from "./pyrepr.js";
+import { makeOwnedTempDir } from "./temp-dirs.js";
 import { cleanOutput, PS1 } from "./terminal-text.js";
 
 /** Upstream's fixed pause between spawning bash and starting the `startup_timeout` clock (spec 5.2). */
@@ -67,6 +67,8 @@ const DRAIN_MS = 500;
 const CLOSE_GRACE_MS = 1_000;
 /** The exit code an interrupted command reports, as `$?` after Ctrl-C at a terminal (128 + SIGINT). */
 export const INTERRUPTED_EXIT_CODE = 130;
+/** A job status line bash prints before a prompt: `[1]+  Done    sleep 1`, `[2]-  Killed ...`. */
+const JOB_NOTICE = /^\[\d+\][-+ ] .*(?:\n|$)/gm;
 /** `$?` after a command line bash could not parse. */
 const SYNTAX_ERROR_STATUS = 2;
 
@@ -159,7 +161,7 @@ export class BashSession {
     opts: BashSessionOptions,
   ): Promise<{ session: BashSession; output: string }> {
     // Short: every character of the line we send costs the shell about 3 µs (readline reads byte by byte).
-    const workDir = await mkdtemp(join(tmpdir(), "swerex-"));
+    const workDir = await makeOwnedTempDir("swerex-");
     const ready = nonce();
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
@@ -413,7 +415,7 @@ export class BashSession {
       }
     }
     if (finished) {
-      await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
+      output += await this.promptAfterMarker(PROMPT_AFTER_MARKER_MS);
       this.cmdFileInUse = false;
       if (exitCode !== null) this.lastStatus = exitCode;
     }
@@ -531,13 +533,20 @@ export class BashSession {
     }
   }
 
-  /** Consumes the prompt bash prints after a marker. Missing it is harmless: stray prompts are stripped later. */
-  private async promptAfterMarker(timeoutMs: number): Promise<void> {
+  /**
+   * Consumes the prompt bash prints after a marker, and returns what came between the two: output of
+   * background jobs that landed there (it belongs to this action, and must not be lost), without bash's
+   * own job notices ("[1]+  Done  ..."), which are not output. Missing the prompt is harmless: stray
+   * prompts are stripped later.
+   */
+  private async promptAfterMarker(timeoutMs: number): Promise<string> {
     try {
-      await this.term.expect([new Literal(PS1)], timeoutMs);
+      const r = await this.term.expect([new Literal(PS1)], timeoutMs);
+      return cleanOutput(r.before).replace(JOB_NOTICE, "");
     } catch (e) {
       if (!(e instanceof ExpectTimeout)) throw e;
       this.logger?.debug({ session: this.name }, "no prompt after marker (PS1 changed?)");
+      return "";
     }
   }
 

@@ -8,4 +8,11 @@ export { type DecodeErrors, decodeBytes, type Encoding, lookupEncoding, lookupEr
 export { executeCommand } from "./execute.js";
 export { LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.js";
 export { pyFloat, pyRepr, pyStrRepr } from "./pyrepr.js";
+export {
+  type LeftoverTempDir,
+  makeOwnedTempDir,
+  OWNER_MARKER,
+  processStartTime,
+  reapTempDirs,
+} from "./temp-dirs.js";
 export { cleanOutput, PS1, stripControlChars } from "./terminal-text.js";
