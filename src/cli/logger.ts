@@ -30,7 +30,8 @@ export function logFormat(
 
 export function createCliLogger(opts: CliLoggerOptions): Logger {
   const stream = opts.stream ?? process.stderr;
-  const base = { name: opts.name, level: opts.level, base: null };
+  // No pid/hostname: a CLI's lines are read by a person, or by a log collector that knows the host.
+  const base = { level: opts.level, base: { name: opts.name } };
   if (logFormat(stream, opts.env) === "json") {
     // Written synchronously: a status line must be out before a signal ends the process.
     return stream === process.stderr
