@@ -1,7 +1,7 @@
 /**
  * The runtime conformance suite (conformance.ts) against any swerex-remote that is already running, ours or
  * SWE-ReX's Python server: `SWEREX_TEST_URL=http://127.0.0.1:8000 SWEREX_TEST_TOKEN=... npx vitest run
- * test/runtime/external.test.ts` (docs/server-and-client.md). Skipped when SWEREX_TEST_URL is unset.
+ * test/runtime/external.test.ts` (docs/local-runtime.md). Skipped when SWEREX_TEST_URL is unset.
  * The server must run on this machine (the file tests use local temporary paths), with python3 and less.
  * Upstream's server fails the cases marked as upstream bugs in conformance.ts, by design.
  */
