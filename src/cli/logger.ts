@@ -6,6 +6,7 @@
  */
 import { type Logger, pino } from "pino";
 import pretty from "pino-pretty";
+import { redactingLoggerOptions } from "../log/index.js";
 
 export type LogFormat = "pretty" | "json";
 
@@ -16,6 +17,8 @@ export interface CliLoggerOptions {
   /** Default: process.stderr. */
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
   env?: Readonly<Record<string, string | undefined>>;
+  /** More pino options (redaction paths, serializers). */
+  options?: pino.LoggerOptions;
 }
 
 /** Pretty on a terminal, JSON otherwise, unless SWEREX_LOG_FORMAT says which. */
@@ -31,7 +34,8 @@ export function logFormat(
 export function createCliLogger(opts: CliLoggerOptions): Logger {
   const stream = opts.stream ?? process.stderr;
   // No pid/hostname: a CLI's lines are read by a person, or by a log collector that knows the host.
-  const base = { level: opts.level, base: { name: opts.name } };
+  // Secrets (tokens, keys, auth headers) are redacted in every command's logs.
+  const base = { ...redactingLoggerOptions(), ...opts.options, level: opts.level, base: { name: opts.name } };
   if (logFormat(stream, opts.env) === "json") {
     // Written synchronously: a status line must be out before a signal ends the process.
     return stream === process.stderr

@@ -6,11 +6,7 @@
  */
 import { createRequire } from "node:module";
 import { describeActiveDeployments, stopAllDeployments } from "../deployment/registry.js";
-
-export interface CommandContext {
-  /** Aborted on the first SIGINT/SIGTERM: cancel work in progress (e.g. a deployment start). */
-  signal?: AbortSignal;
-}
+import type { CommandContext } from "./context.js";
 
 interface CommandModule {
   description: string;
@@ -26,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   ags: () => import("./commands/ags.js"),
   "run-batch": () => import("./commands/run-batch.js"),
   "prepare-data": () => import("./commands/prepare-data.js"),
+  serve: () => import("./commands/serve.js"),
 };
 
 /** Exit statuses of the dispatcher itself (a command returns its own). */

@@ -24,9 +24,12 @@ export {
   LABEL_OWNER_HOST,
   LABEL_OWNER_PID,
   LABEL_OWNER_START,
+  LABEL_SANDBOX,
+  LABEL_SERVICE,
   type OwnerState,
   ownerLabels,
   ownerState,
+  serviceLabels,
 } from "./owner.js";
 export {
   activeDeployments,

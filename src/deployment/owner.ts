@@ -16,6 +16,13 @@ export const LABEL_OWNER_HOST = "swerex.owner.host";
 export const LABEL_OWNER_START = "swerex.owner.start";
 /** Docker: set when `remove_container` is false; the reaper stops such a container but keeps it for inspection. */
 export const LABEL_KEEP = "swerex.keep";
+/**
+ * Set instead of the owner pid on sandboxes of a control-plane service (`swerex serve`): leases, not a
+ * process, own them, so `swerex reap` leaves them alone and the service (by this id) reconciles them.
+ */
+export const LABEL_SERVICE = "swerex.service";
+/** The control plane's sandbox id (`sbx-...`) on the backend resource. */
+export const LABEL_SANDBOX = "swerex.sandbox";
 
 export function ownerLabels(): Record<string, string> {
   return {
@@ -23,6 +30,16 @@ export function ownerLabels(): Record<string, string> {
     [LABEL_OWNER_PID]: String(process.pid),
     [LABEL_OWNER_HOST]: hostname(),
     [LABEL_OWNER_START]: processStartTime(process.pid) ?? "",
+  };
+}
+
+/** Labels of a sandbox that service `serviceId` owns: managed, no owner pid (a restart must not orphan it). */
+export function serviceLabels(serviceId: string, sandboxId: string): Record<string, string> {
+  return {
+    [LABEL_MANAGED]: "true",
+    [LABEL_OWNER_HOST]: hostname(),
+    [LABEL_SERVICE]: serviceId,
+    [LABEL_SANDBOX]: sandboxId,
   };
 }
 

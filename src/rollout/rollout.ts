@@ -44,6 +44,7 @@ export type FailureClass =
   | "max_steps"
   | "format_error"
   | "model_error"
+  | "model_unavailable"
   | "agent_error"
   | "patch"
   | "eval"
@@ -112,6 +113,34 @@ class StageError extends Error {
     super(cause instanceof Error ? cause.message : String(cause));
     this.failure = failure;
   }
+}
+
+/**
+ * Failures that say nothing about the policy (the sandbox, the harness, the model server or the evaluation
+ * broke): the rollout is `failed` and its `score` is null, so a trainer masks the sample instead of learning a
+ * 0 from it. `max_turns`, `max_steps`, `format_error` and a 4xx `model_error` (e.g. the context grew too long)
+ * are the policy's own doing and keep the reward of the patch it left.
+ */
+export const INFRASTRUCTURE_FAILURES: ReadonlySet<FailureClass> = new Set<FailureClass>([
+  "provision",
+  "setup",
+  "agent_timeout",
+  "model_unavailable",
+  "agent_error",
+  "patch",
+  "eval",
+  "cancelled",
+]);
+
+/** Statuses of a failed model call that mean the model server, not the policy, failed. */
+const UNAVAILABLE_STATUS_MIN = 500;
+
+/** The agent's last model call failed because the policy backend was unreachable or broken (5xx). */
+function endedOnUnavailableModel(trajectory: ModelCallRecord[]): string | null {
+  const last = trajectory[trajectory.length - 1];
+  const e = last?.error;
+  if (!e || (e.status ?? 0) < UNAVAILABLE_STATUS_MIN) return null;
+  return `the model was unavailable: ${e.code ?? e.type} (${e.status}): ${e.message}`;
 }
 
 const EXIT_FAILURES: Record<AgentExitStatus, FailureClass | null> = {
@@ -324,6 +353,15 @@ export async function runRollout(opts: RolloutOptions): Promise<RolloutResult> {
     }
     failure = EXIT_FAILURES[agentResult.exit_status];
     if (agentResult.error) error = agentResult.error;
+    const unavailable =
+      agentResult.exit_status === "timeout" || agentResult.exit_status === "cancelled"
+        ? null
+        : endedOnUnavailableModel(s.records());
+    if (unavailable) {
+      // Whatever the agent made of it (gave up, crashed, or submitted a half-done patch), the model server broke.
+      failure = "model_unavailable";
+      error = unavailable;
+    }
     if (agentResult.exit_status === "timeout" || agentResult.exit_status === "cancelled") {
       // The brief's rule: past the deadline the agent is killed and the sandbox stopped; no reward to trust.
       status = agentResult.exit_status === "timeout" ? "failed" : "cancelled";
@@ -383,6 +421,8 @@ export async function runRollout(opts: RolloutOptions): Promise<RolloutResult> {
   const trajectory = session?.records() ?? [];
   const verl = toVerlTrajectory(trajectory);
   timings.total_s = seconds(performance.now() - t0);
+  const infrastructure = failure !== null && INFRASTRUCTURE_FAILURES.has(failure);
+  if (infrastructure && status === "completed") status = "failed";
   return {
     instance_id: task.instance_id,
     session_id: sessionId,
@@ -392,7 +432,7 @@ export async function runRollout(opts: RolloutOptions): Promise<RolloutResult> {
     patch: extracted?.patch ?? "",
     patch_strategy: extracted?.strategy ?? null,
     reward,
-    score: reward ? reward.value : null,
+    score: reward && !infrastructure ? reward.value : null,
     resolved: reward?.type === "swebench" ? reward.resolved : null,
     turns: agentResult ? (agent.type === "bash" ? agentResult.turns : trajectory.length) : 0,
     model_calls: trajectory.length,

@@ -99,6 +99,11 @@ export const BashObservation = z.object({
   failure_reason: z.string().default(""),
   expect_string: z.string().default(""),
   session_type: z.literal("bash").default("bash"),
+  /**
+   * Not in SWE-ReX (its clients ignore it): set only when something about the output needs saying,
+   * e.g. `{output_truncated: true, output_dropped_chars: N}` when the output bound dropped its middle.
+   */
+  extra_info: z.record(z.string(), z.unknown()).optional(),
 });
 export type BashObservation = z.infer<typeof BashObservation>;
 export const Observation = BashObservation;
@@ -139,6 +144,8 @@ export const CommandResponse = z.object({
   stdout: z.string().default(""),
   stderr: z.string().default(""),
   exit_code: z.number().int().nullable().default(null),
+  /** Not in SWE-ReX (its clients ignore it): `{output_truncated, stdout_dropped_bytes, ...}` when bounded. */
+  extra_info: z.record(z.string(), z.unknown()).optional(),
 });
 export type CommandResponse = z.infer<typeof CommandResponse>;
 

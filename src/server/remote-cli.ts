@@ -4,22 +4,28 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { redactingLoggerOptions } from "../log/index.js";
 import { delay } from "../runtime/timer.js";
+import { DEFAULT_LIMITS, LIMIT_SETTINGS, resolveLimits, type ServerLimits } from "./limits.js";
 import { formatHttpUrl, startRuntimeServer } from "./start.js";
 import { SWEREX_PROTOCOL_VERSION, SWEREX_TS_VERSION } from "./version.js";
 
-const USAGE = "usage: swerex-remote [-h] [-v] [--host HOST] [--port PORT] --auth-token AUTH_TOKEN";
+const USAGE =
+  "usage: swerex-remote [-h] [-v] [--host HOST] [--port PORT] --auth-token AUTH_TOKEN [--max-output N] [--max-sessions N]\n" +
+  "                     [--max-body-bytes N] [--max-upload-bytes N] [--max-unzip-bytes N]";
 const CLOSE_DEADLINE_MS = 10_000;
 
 export interface RemoteCliArgs {
   host: string;
   port: number;
   authToken: string;
+  limits: ServerLimits;
 }
 
 /** Parsed arguments, or the text and exit code to leave with (argparse's behaviour: usage errors exit 2). */
 export function parseRemoteArgs(
   argv: string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
 ): RemoteCliArgs | { exitCode: number; stdout?: string; stderr?: string } {
   if (argv.includes("-v") || argv.includes("--version")) {
     if (argv.length > 1)
@@ -29,7 +35,10 @@ export function parseRemoteArgs(
       stdout: `swerex-ts ${SWEREX_TS_VERSION} (SWE-ReX ${SWEREX_PROTOCOL_VERSION} protocol)`,
     };
   }
-  let values: { host?: string; port?: string; "auth-token"?: string; help?: boolean };
+  let values: { host?: string; port?: string; "auth-token"?: string; help?: boolean } & Record<
+    string,
+    string | boolean | undefined
+  >;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -38,6 +47,7 @@ export function parseRemoteArgs(
         port: { type: "string" },
         "auth-token": { type: "string" },
         help: { type: "boolean", short: "h" },
+        ...Object.fromEntries(LIMIT_SETTINGS.map((l) => [l.flag, { type: "string" as const }])),
       },
       strict: true,
       allowPositionals: false,
@@ -48,7 +58,11 @@ export function parseRemoteArgs(
   if (values.help) {
     return {
       exitCode: 0,
-      stdout: `${USAGE}\n\nRuns the SWE-ReX runtime server.\n\noptions:\n  -h, --help            show this help message and exit\n  -v, --version         show version and exit\n  --host HOST           address to listen on (default 0.0.0.0)\n  --port PORT           port to listen on, 0 = any free port (default 8000)\n  --auth-token AUTH_TOKEN\n                        expected X-API-Key; '' turns authentication off`,
+      stdout: `${USAGE}\n\nRuns the SWE-ReX runtime server.\n\noptions:\n  -h, --help            show this help message and exit\n  -v, --version         show version and exit\n  --host HOST           address to listen on (default 0.0.0.0)\n  --port PORT           port to listen on, 0 = any free port (default 8000)\n  --auth-token AUTH_TOKEN\n                        expected X-API-Key; '' turns authentication off\n${LIMIT_SETTINGS.map(
+        (l) =>
+          `  --${l.flag} N`.padEnd(24) +
+          `${l.help} (env ${l.env}; default ${DEFAULT_LIMITS[l.key]}; k/M/G suffixes)`,
+      ).join("\n")}`,
     };
   }
   if (values["auth-token"] === undefined) {
@@ -64,7 +78,14 @@ export function parseRemoteArgs(
       stderr: `${USAGE}\nswerex-remote: error: argument --port: invalid int value: '${values.port}'`,
     };
   }
-  return { host: values.host ?? "0.0.0.0", port, authToken: values["auth-token"] };
+  const limitFlags: Record<string, string | undefined> = {};
+  for (const l of LIMIT_SETTINGS) {
+    const v = values[l.flag];
+    if (typeof v === "string") limitFlags[l.flag] = v;
+  }
+  const limits = resolveLimits(limitFlags, env);
+  if ("error" in limits) return { exitCode: 2, stderr: `${USAGE}\nswerex-remote: error: ${limits.error}` };
+  return { host: values.host ?? "0.0.0.0", port, authToken: values["auth-token"], limits };
 }
 
 export async function runRemoteCli(argv: string[]): Promise<number | undefined> {
@@ -75,7 +96,7 @@ export async function runRemoteCli(argv: string[]): Promise<number | undefined> 
     return parsed.exitCode;
   }
   const logger = pino(
-    { level: process.env.SWEREX_LOG_LEVEL ?? "info" },
+    { level: process.env.SWEREX_LOG_LEVEL ?? "info", ...redactingLoggerOptions() },
     pino.destination({ fd: 2, sync: true }),
   );
   const server = await startRuntimeServer({
@@ -83,6 +104,10 @@ export async function runRemoteCli(argv: string[]): Promise<number | undefined> 
     port: parsed.port,
     authToken: parsed.authToken,
     logger,
+    runtimeLimits: { maxSessions: parsed.limits.maxSessions, maxOutput: parsed.limits.maxOutput },
+    bodyLimitBytes: parsed.limits.maxBodyBytes,
+    uploadLimitBytes: parsed.limits.maxUploadBytes,
+    unzipLimitBytes: parsed.limits.maxUnzipBytes,
   });
   process.stdout.write(`swerex-remote listening on ${formatHttpUrl(parsed.host, server.port)}\n`);
 

@@ -13,6 +13,7 @@ import fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { redactingLoggerOptions } from "../log/index.js";
 import { toExceptionTransfer } from "../runtime/errors.js";
 import {
   Action,
@@ -32,6 +33,8 @@ import {
 import type { Runtime } from "../runtime/runtime.js";
 import { apiKeyChecker } from "./api-key.js";
 import { acceptAnyContentType, bodyDigest, jsonBodyOf } from "./body.js";
+import { capTransfer } from "./echo-cap.js";
+import { DEFAULT_LIMITS } from "./limits.js";
 import { type CachedReply, RequestIdCache, type RequestIdCacheOptions } from "./request-id-cache.js";
 import { discardUpload, placeUpload, type ReceivedUpload, receiveUpload } from "./upload.js";
 import { parseBody, RequestValidationError } from "./validation.js";
@@ -47,9 +50,14 @@ export interface RuntimeServerOptions {
   bodyLimitBytes?: number;
   /** Largest uploaded file. Default 1 GiB. */
   uploadLimitBytes?: number;
+  /** Largest total size an uploaded zip may inflate to. Default 4 GiB. */
+  unzipLimitBytes?: number;
 }
 
-/** Header paths that pino must never print, wherever a log line carries request headers. */
+/**
+ * Header paths pino blanks by exact path; on top of these, every secret-looking header name in any
+ * `headers` object is blanked (src/log/redact.ts).
+ */
 export const REDACTED_LOG_PATHS = [
   'headers["x-api-key"]',
   'headers["x-access-token"]',
@@ -91,11 +99,12 @@ function jsonReply(statusCode: number, body: unknown): CachedReply {
 
 export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance {
   const { runtime } = opts;
-  const bodyLimit = opts.bodyLimitBytes ?? 256 * 1024 * 1024;
-  const uploadLimit = opts.uploadLimitBytes ?? 1024 * 1024 * 1024;
+  const bodyLimit = opts.bodyLimitBytes ?? DEFAULT_LIMITS.maxBodyBytes;
+  const uploadLimit = opts.uploadLimitBytes ?? DEFAULT_LIMITS.maxUploadBytes;
+  const unzipLimit = opts.unzipLimitBytes ?? DEFAULT_LIMITS.maxUnzipBytes;
   const logger = opts.logger?.child(
     { component: "swerex-remote" },
-    { redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } },
+    redactingLoggerOptions(REDACTED_LOG_PATHS),
   );
   const app = fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
@@ -144,7 +153,7 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
       if (err instanceof RequestValidationError) return jsonReply(422, { detail: err.detail });
       const clientError = httpClientError(err);
       if (clientError) return jsonReply(clientError.status, { detail: clientError.message });
-      const transfer = toExceptionTransfer(err);
+      const transfer = capTransfer(toExceptionTransfer(err));
       app.log.info({ class_path: transfer.class_path, error: transfer.message }, "runtime error → 511");
       return jsonReply(511, { swerexception: transfer });
     }
@@ -206,7 +215,7 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
     if (!u) return reply.code(received.statusCode).type(JSON_TYPE).send(received.payload);
     try {
       return await send(req, reply, u.digest, () =>
-        answer(() => placeUpload(u).then(() => ({})), EmptyResponse),
+        answer(() => placeUpload(u, { unzipLimitBytes: unzipLimit }).then(() => ({})), EmptyResponse),
       );
     } finally {
       await discardUpload(u);
@@ -231,11 +240,12 @@ export function createRuntimeServer(opts: RuntimeServerOptions): FastifyInstance
     if (err instanceof RequestValidationError) return reply.code(422).send({ detail: err.detail });
     const clientError = httpClientError(err);
     if (clientError) return reply.code(clientError.status).send({ detail: clientError.message });
-    req.log.error({ err }, "unhandled server error");
+    const transfer = capTransfer(toExceptionTransfer(err));
+    req.log.error({ class_path: transfer.class_path, error: transfer.traceback }, "unhandled server error");
     return reply
       .code(511)
       .type(JSON_TYPE)
-      .send(JSON.stringify({ swerexception: toExceptionTransfer(err) }));
+      .send(JSON.stringify({ swerexception: transfer }));
   });
 
   return app;

@@ -18,8 +18,10 @@ export interface SpawnRuntimeServerOptions {
   host?: string;
   /** Default 0: the server picks a free port and reports it. */
   port?: number;
-  /** Added to this process's environment. */
+  /** Added to this process's environment (or, with `inheritEnv: false`, the whole environment). */
   env?: Record<string, string>;
+  /** Default true. False: the server sees only `env` (a sandbox must not see this process's secrets). */
+  inheritEnv?: boolean;
   cwd?: string;
   /** How long to wait for the "listening" line. Default 30 000. */
   timeoutMs?: number;
@@ -87,7 +89,7 @@ export async function spawnRuntimeServerProcess(
     [...args, "--host", host, "--port", String(opts.port ?? 0), "--auth-token", opts.authToken],
     {
       cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
+      env: opts.inheritEnv === false ? { ...opts.env } : { ...process.env, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
       // Its own process group, so stop() reaches every shell the server started.
       detached: true,

@@ -6,7 +6,9 @@ import { createDefaultRuntime } from "./default-runtime.js";
 import { createRuntimeServer, type RuntimeServerOptions } from "./runtime-server.js";
 
 export interface StartRuntimeServerOptions
-  extends Partial<Pick<RuntimeServerOptions, "requestIdCache" | "bodyLimitBytes" | "uploadLimitBytes">> {
+  extends Partial<
+    Pick<RuntimeServerOptions, "requestIdCache" | "bodyLimitBytes" | "uploadLimitBytes" | "unzipLimitBytes">
+  > {
   /** Default "127.0.0.1". */
   host?: string;
   /** Default 0: any free port. */
@@ -15,6 +17,8 @@ export interface StartRuntimeServerOptions
   /** Default: a new LocalRuntime, which `close()` also closes. A runtime you pass stays yours to close. */
   runtime?: Runtime;
   logger?: Logger;
+  /** Limits of the runtime created here (ignored with `runtime`). */
+  runtimeLimits?: { maxSessions?: number; maxOutput?: number };
 }
 
 export interface RunningRuntimeServer {
@@ -41,7 +45,7 @@ export function connectableHost(host: string): string {
 
 export async function startRuntimeServer(opts: StartRuntimeServerOptions): Promise<RunningRuntimeServer> {
   const ownsRuntime = opts.runtime === undefined;
-  const runtime = opts.runtime ?? createDefaultRuntime(opts.logger);
+  const runtime = opts.runtime ?? createDefaultRuntime(opts.logger, opts.runtimeLimits);
   const app = createRuntimeServer({ ...opts, runtime, authToken: opts.authToken });
   const host = opts.host ?? "127.0.0.1";
   try {

@@ -5,7 +5,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rename, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
@@ -126,11 +126,14 @@ async function moveFile(from: string, to: string): Promise<void> {
 }
 
 /** Puts a received upload in place and removes the temp directory. */
-export async function placeUpload(upload: ReceivedUpload): Promise<void> {
+export async function placeUpload(
+  upload: ReceivedUpload,
+  opts: { unzipLimitBytes?: number } = {},
+): Promise<void> {
   try {
     await mkdir(dirname(upload.targetPath), { recursive: true });
     if (upload.unzip) {
-      await extractZip(await readFile(upload.filePath), upload.targetPath);
+      await extractZip(upload.filePath, upload.targetPath, { maxInflatedBytes: opts.unzipLimitBytes });
     } else {
       const dest = (await isDirectory(upload.targetPath))
         ? join(upload.targetPath, upload.fileName)

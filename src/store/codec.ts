@@ -52,6 +52,7 @@ function encodePatch<P extends object>(
 }
 
 const SANDBOX_PATCH_COLUMNS: Record<keyof SandboxPatch, ColumnCodec> = {
+  owner: "plain",
   state: "plain",
   backend: "plain",
   deployment: "json",

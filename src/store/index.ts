@@ -27,9 +27,17 @@ export interface StoreOptions {
   onIdleError?: (err: Error) => void;
 }
 
-/** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for messages and logs. */
+/**
+ * `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for messages and logs. Everything up to
+ * the last `@` counts as credentials (an unencoded `@` or `/` in a password must not leak a part of it).
+ */
 export function redactDatabaseUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, "$1***@");
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@/i.exec(url);
+  if (!m) return url;
+  const [whole, scheme = "", userinfo = ""] = m;
+  const colon = userinfo.indexOf(":");
+  const user = colon < 0 ? userinfo : `${userinfo.slice(0, colon)}:***`;
+  return `${scheme}${user}@${url.slice(whole.length)}`;
 }
 
 /** The SQLite path a `sqlite:` URL names, or undefined for other URLs. */

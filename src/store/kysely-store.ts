@@ -8,7 +8,10 @@
  * - `updateX(id, patch, expectVersion)` is one `UPDATE ... WHERE version = ? RETURNING`: a compare-and-set
  *   that exactly one of several racing writers wins, on either database.
  * - `putIdempotency` is `INSERT ... ON CONFLICT DO NOTHING RETURNING`, then a read: across replicas the
- *   insert that wins is the only one that sees its row returned.
+ *   insert that wins is the only one that sees its row returned. `insertXOnce` does the same and inserts
+ *   the record in the same transaction.
+ * - `claimSandbox` picks the oldest match `FOR UPDATE SKIP LOCKED` (PostgreSQL) and updates it in one
+ *   transaction: racing claimers get distinct records.
  * - `acquireDuty` is one upsert whose update only applies when the lease is free, expired or the caller's.
  * - `takeRateToken` is one upsert that refills and takes in the same row update (a row lock on PG).
  * A record and its metadata index rows are written in one transaction.
@@ -33,6 +36,7 @@ import type {
   IdempotencyRecord,
   NewRollout,
   NewSandbox,
+  OnceResult,
   Page,
   RolloutPatch,
   RolloutQuery,
@@ -40,6 +44,8 @@ import type {
   SandboxPatch,
   SandboxQuery,
   SandboxRecord,
+  SandboxState,
+  SandboxTally,
   Store,
 } from "./types.js";
 
@@ -152,6 +158,42 @@ export class KyselyStore implements Store {
     return Number(row.n);
   }
 
+  async tallySandboxes(q: Omit<SandboxQuery, "limit" | "cursor"> = {}): Promise<SandboxTally[]> {
+    const rows = await this.#db
+      .selectFrom("sandboxes")
+      .select((eb) => ["state", "backend", eb.fn.countAll<number>().as("count")])
+      .where((eb) => this.#sandboxFilter(eb, q))
+      .groupBy(["state", "backend"])
+      .orderBy("state")
+      .orderBy("backend")
+      .execute();
+    return rows.map((r) => ({ state: r.state as SandboxState, backend: r.backend, count: Number(r.count) }));
+  }
+
+  async claimSandbox(
+    q: Omit<SandboxQuery, "limit" | "cursor">,
+    patch: SandboxPatch,
+  ): Promise<SandboxRecord | undefined> {
+    const row = await this.#db.transaction().execute(async (tx) => {
+      // The oldest match; on PostgreSQL a row another claimer has locked is skipped, not waited for, and
+      // one that a committed claim changed is re-checked against the filter (on SQLite the one writer
+      // makes the transaction atomic by itself).
+      let pick = tx
+        .selectFrom("sandboxes")
+        .select("id")
+        .where((eb) => this.#sandboxFilter(eb, q))
+        .orderBy("created_at")
+        .orderBy("id")
+        .limit(1);
+      if (this.kind === "postgres") pick = pick.forUpdate().skipLocked();
+      const picked = await pick.executeTakeFirst();
+      if (!picked) return undefined;
+      const set = sandboxPatchToRow(patch);
+      return updateVersioned(tx, "sandboxes", "sandbox_metadata", picked.id, set, patch.metadata, undefined);
+    });
+    return row && rowToSandbox(row as SandboxRow);
+  }
+
   #sandboxFilter(eb: SandboxEb, q: Omit<SandboxQuery, "limit" | "cursor">) {
     const conds = commonFilters(eb, "sandbox_metadata", q);
     if (q.backend !== undefined) conds.push(eb("backend", "=", q.backend));
@@ -185,6 +227,34 @@ export class KyselyStore implements Store {
       if (existing) return { record: existing, created: false };
     }
     throw new Error(`idempotency key kept vanishing between insert and read (${IDEMPOTENCY_ATTEMPTS} tries)`);
+  }
+
+  insertSandboxOnce(
+    rec: NewSandbox,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+  ): Promise<OnceResult<SandboxRecord>> {
+    return this.#insertOnce(
+      "sandboxes",
+      "sandbox_metadata",
+      sandboxToRow(rec, 1),
+      rec.metadata,
+      idem,
+      rowToSandbox,
+    );
+  }
+
+  insertRolloutOnce(
+    rec: NewRollout,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+  ): Promise<OnceResult<RolloutRecord>> {
+    return this.#insertOnce(
+      "rollouts",
+      "rollout_metadata",
+      rolloutToRow(rec, 1),
+      rec.metadata,
+      idem,
+      rowToRollout,
+    );
   }
 
   async getIdempotency(owner: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -266,21 +336,64 @@ export class KyselyStore implements Store {
     row: SandboxRow | RolloutRow,
     metadata: Record<string, string> | undefined,
   ): Promise<void> {
-    const meta = metadataRows(row.id, metadata);
-    if (meta.length === 0) {
-      await this.#db
-        .insertInto(table)
-        .values(row as SandboxRow & RolloutRow)
-        .execute();
+    // One statement needs no transaction; a record with metadata rows does.
+    if (Object.keys(metadata ?? {}).length === 0) {
+      await writeVersioned(this.#db, table, metaTable, row, metadata);
       return;
     }
-    await this.#db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto(table)
-        .values(row as SandboxRow & RolloutRow)
-        .execute();
-      await tx.insertInto(metaTable).values(meta).execute();
-    });
+    await this.#db.transaction().execute((tx) => writeVersioned(tx, table, metaTable, row, metadata));
+  }
+
+  async #insertOnce<R>(
+    table: VersionedTable,
+    metaTable: MetadataTable,
+    row: SandboxRow | RolloutRow,
+    metadata: Record<string, string> | undefined,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+    decode: (row: SandboxRow & RolloutRow) => R,
+  ): Promise<OnceResult<R>> {
+    const key: IdempotencyRow = {
+      owner: idem.owner,
+      key: idem.key,
+      kind: idem.kind,
+      request_hash: idem.request_hash,
+      resource_id: row.id,
+      created_at: idem.created_at,
+    };
+    for (let attempt = 0; attempt < IDEMPOTENCY_ATTEMPTS; attempt++) {
+      const result = await this.#db.transaction().execute(async (tx): Promise<OnceResult<R> | undefined> => {
+        // On PostgreSQL a racing transaction's insert of the same key waits here until the first commits.
+        const inserted = await tx
+          .insertInto("idempotency_keys")
+          .values(key)
+          .onConflict((oc) => oc.columns(["owner", "key"]).doNothing())
+          .returningAll()
+          .executeTakeFirst();
+        if (inserted) {
+          await writeVersioned(tx, table, metaTable, row, metadata);
+          return { created: true, idempotency: inserted, record: decode(row as SandboxRow & RolloutRow) };
+        }
+        const existing = await tx
+          .selectFrom("idempotency_keys")
+          .selectAll()
+          .where("owner", "=", idem.owner)
+          .where("key", "=", idem.key)
+          .executeTakeFirst();
+        if (!existing) return undefined;
+        const stored = await tx
+          .selectFrom(table)
+          .selectAll()
+          .where("id", "=", existing.resource_id)
+          .executeTakeFirst();
+        return {
+          created: false,
+          idempotency: existing,
+          record: stored && decode(stored as SandboxRow & RolloutRow),
+        };
+      });
+      if (result) return result;
+    }
+    throw new Error(`idempotency key kept vanishing between insert and read (${IDEMPOTENCY_ATTEMPTS} tries)`);
   }
 
   async #updateVersioned(
@@ -291,23 +404,10 @@ export class KyselyStore implements Store {
     metadata: Record<string, string> | undefined,
     expectVersion: number | undefined,
   ): Promise<SandboxRow | RolloutRow | undefined> {
-    const update = (db: Kysely<Tables>) => {
-      let q = db
-        .updateTable(table)
-        .set({ ...(set as Partial<SandboxRow & RolloutRow>), version: sql<number>`version + 1` })
-        .where("id", "=", id);
-      if (expectVersion !== undefined) q = q.where("version", "=", expectVersion);
-      return q.returningAll().executeTakeFirst() as Promise<SandboxRow | RolloutRow | undefined>;
-    };
-    if (metadata === undefined) return update(this.#db);
-    return this.#db.transaction().execute(async (tx) => {
-      const row = await update(tx);
-      if (!row) return undefined;
-      await tx.deleteFrom(metaTable).where("record_id", "=", id).execute();
-      const meta = metadataRows(id, metadata);
-      if (meta.length > 0) await tx.insertInto(metaTable).values(meta).execute();
-      return row;
-    });
+    const apply = (exec: Kysely<Tables>) =>
+      updateVersioned(exec, table, metaTable, id, set, metadata, expectVersion);
+    // One statement needs no transaction; rewriting the metadata rows too does.
+    return metadata === undefined ? apply(this.#db) : this.#db.transaction().execute(apply);
   }
 
   // ---- duty leases
@@ -381,16 +481,64 @@ function commonFilters<EB>(ebIn: EB, metaTable: MetadataTable, q: CommonQuery) {
     // An empty list matches nothing (as `state IN ()` would, which is not valid SQL).
     conds.push(q.states.length === 0 ? sql<SqlBool>`1 = 0` : eb("state", "in", [...q.states]));
   }
+  const table: VersionedTable = metaTable === "sandbox_metadata" ? "sandboxes" : "rollouts";
   for (const [key, value] of Object.entries(q.metadata ?? {})) {
+    // Correlated EXISTS: each candidate row costs one primary-key probe of (record_id, key), so a page
+    // costs what it returns; `id IN (subquery)` made SQLite list every match of the pair for every page.
     conds.push(
-      eb(
-        "id",
-        "in",
-        eb.selectFrom(metaTable).select("record_id").where("key", "=", key).where("value", "=", value),
+      eb.exists(
+        eb
+          .selectFrom(`${metaTable} as m`)
+          .select(sql.lit(1).as("one"))
+          .whereRef("m.record_id", "=", `${table}.id`)
+          .where("m.key", "=", key)
+          .where("m.value", "=", value),
       ),
     );
   }
   return conds as ReturnType<SandboxEb>[];
+}
+
+/**
+ * Applies `set` to record `id` and bumps its version (only at `expectVersion` when given); with `metadata`,
+ * rewrites its metadata index rows too, so `exec` must then be a transaction.
+ */
+async function updateVersioned(
+  exec: Kysely<Tables>,
+  table: VersionedTable,
+  metaTable: MetadataTable,
+  id: string,
+  set: Partial<SandboxRow> | Partial<RolloutRow>,
+  metadata: Record<string, string> | undefined,
+  expectVersion: number | undefined,
+): Promise<SandboxRow | RolloutRow | undefined> {
+  let update = exec
+    .updateTable(table)
+    .set({ ...(set as Partial<SandboxRow & RolloutRow>), version: sql<number>`version + 1` })
+    .where("id", "=", id);
+  if (expectVersion !== undefined) update = update.where("version", "=", expectVersion);
+  const row = (await update.returningAll().executeTakeFirst()) as SandboxRow | RolloutRow | undefined;
+  if (!row || metadata === undefined) return row;
+  await exec.deleteFrom(metaTable).where("record_id", "=", id).execute();
+  const meta = metadataRows(id, metadata);
+  if (meta.length > 0) await exec.insertInto(metaTable).values(meta).execute();
+  return row;
+}
+
+/** Inserts a record and its metadata index rows with `exec` (inside the caller's transaction when needed). */
+async function writeVersioned(
+  exec: Kysely<Tables>,
+  table: VersionedTable,
+  metaTable: MetadataTable,
+  row: SandboxRow | RolloutRow,
+  metadata: Record<string, string> | undefined,
+): Promise<void> {
+  await exec
+    .insertInto(table)
+    .values(row as SandboxRow & RolloutRow)
+    .execute();
+  const meta = metadataRows(row.id, metadata);
+  if (meta.length > 0) await exec.insertInto(metaTable).values(meta).execute();
 }
 
 function afterCursor<EB>(ebIn: EB, after: CursorPosition) {

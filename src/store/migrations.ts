@@ -40,7 +40,17 @@ const initial: Migration = {
       .on("sandboxes")
       .columns(["owner", "created_at", "id"])
       .execute();
-    await db.schema.createIndex("sandboxes_state").on("sandboxes").column("state").execute();
+    // Counts per key (limits) and per state (metrics, the total limit); the reaper's "active and expired".
+    await db.schema
+      .createIndex("sandboxes_owner_state")
+      .on("sandboxes")
+      .columns(["owner", "state"])
+      .execute();
+    await db.schema
+      .createIndex("sandboxes_state_expires")
+      .on("sandboxes")
+      .columns(["state", "expires_at"])
+      .execute();
     await db.schema.createIndex("sandboxes_expires").on("sandboxes").column("expires_at").execute();
     await db.schema.createIndex("sandboxes_pool").on("sandboxes").columns(["pool", "state"]).execute();
     await db.schema.createIndex("sandboxes_host").on("sandboxes").columns(["host", "state"]).execute();
@@ -79,6 +89,7 @@ const initial: Migration = {
       .on("rollouts")
       .columns(["owner", "created_at", "id"])
       .execute();
+    await db.schema.createIndex("rollouts_owner_state").on("rollouts").columns(["owner", "state"]).execute();
     await db.schema.createIndex("rollouts_state").on("rollouts").column("state").execute();
 
     await db.schema

@@ -1,8 +1,8 @@
 /**
  * SQLite through `libsql` (better-sqlite3's API with a prebuilt binary) under Kysely's own SqliteDialect.
  * Kysely's driver needs only `prepare(sql)` and a statement's `reader`/`all`/`run`/`iterate`, which libsql
- * has with the same meaning; the thin adapter here adds a prepared-statement cache (preparing costs ~3x
- * running a primary-key lookup) and makes migrations transactional.
+ * has with the same meaning; the thin adapter here adds a prepared-statement cache (preparing costs about
+ * twice a primary-key lookup), takes the write lock at BEGIN, and makes migrations transactional.
  *
  * Durability: WAL with `synchronous=NORMAL`. A write resolves after SQLite committed it to the WAL; a killed
  * process (SIGKILL, OOM) loses nothing acknowledged, because the WAL is in the OS page cache the moment the
@@ -14,7 +14,17 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { type DialectAdapter, SqliteAdapter, SqliteDialect, type SqliteStatement } from "kysely";
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  SqliteAdapter,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  type SqliteStatement,
+} from "kysely";
 import Database from "libsql";
 
 /** How long a statement waits for another connection's lock (a backup, the `sqlite3` shell) before failing. */
@@ -69,7 +79,28 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
+/**
+ * Transactions take the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that read first and
+ * then wrote could fail with SQLITE_BUSY, without waiting, when another connection (a backup) wrote between.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+}
+
 class LibsqlDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
   }

@@ -58,7 +58,8 @@ export interface SandboxRecord {
 
 export type NewSandbox = Omit<SandboxRecord, "version">;
 
-export type SandboxPatch = Partial<Omit<SandboxRecord, "id" | "owner" | "created_at" | "version">>;
+/** `owner` changes once at most: a warm pool's sandbox handed out to the key that claimed it. */
+export type SandboxPatch = Partial<Omit<SandboxRecord, "id" | "created_at" | "version">>;
 
 export interface SandboxQuery {
   owner?: string;
@@ -84,6 +85,12 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+export interface SandboxTally {
+  state: SandboxState;
+  backend: string;
+  count: number;
+}
+
 export interface IdempotencyRecord {
   /** Owner fingerprint + the client's `Idempotency-Key` header (keys are per owner). */
   owner: string;
@@ -95,6 +102,14 @@ export interface IdempotencyRecord {
   /** The id of the object created. */
   resource_id: string;
   created_at: number;
+}
+
+export interface OnceResult<T> {
+  /** True only for the call whose key was new (it inserted the record). */
+  created: boolean;
+  /** The stored key: compare its `request_hash` with the request's (another body is a 422). */
+  idempotency: IdempotencyRecord;
+  record: T | undefined;
 }
 
 export const ROLLOUT_STATES = ["queued", "running", "completed", "failed", "cancelled"] as const;
@@ -148,6 +163,18 @@ export interface Store {
   listSandboxes(q: SandboxQuery): Promise<Page<SandboxRecord>>;
   /** Counts by state (and optionally owner/backend), for limits and metrics. */
   countSandboxes(q: Omit<SandboxQuery, "limit" | "cursor">): Promise<number>;
+  /** How many sandboxes match `q`, per (state, backend) pair that has any: one query for the metrics gauge. */
+  tallySandboxes(q?: Omit<SandboxQuery, "limit" | "cursor">): Promise<SandboxTally[]>;
+  /**
+   * Takes the oldest sandbox matching `q` and applies `patch` (bumping `version`) in one statement, skipping
+   * records another replica is claiming at that moment: concurrent claimers never get the same record as
+   * long as `patch` makes it stop matching `q` (a warm pool's hand-out, the admission queue's next entry).
+   * Undefined when nothing matches.
+   */
+  claimSandbox(
+    q: Omit<SandboxQuery, "limit" | "cursor">,
+    patch: SandboxPatch,
+  ): Promise<SandboxRecord | undefined>;
 
   /**
    * Records `rec` unless (owner, key) exists; returns the stored record either way, with `created: true`
@@ -155,6 +182,16 @@ export interface Store {
    */
   putIdempotency(rec: IdempotencyRecord): Promise<{ record: IdempotencyRecord; created: boolean }>;
   getIdempotency(owner: string, key: string): Promise<IdempotencyRecord | undefined>;
+  /**
+   * `putIdempotency` and `insertSandbox` in one transaction, so no crash can leave a key without its
+   * sandbox: when (owner, key) is new, records the key with `resource_id = rec.id`, inserts `rec` and
+   * answers `created: true`; otherwise writes nothing and answers the stored key and the sandbox it names
+   * (undefined when that record does not exist). Of concurrent calls with one key, exactly one creates.
+   */
+  insertSandboxOnce(
+    rec: NewSandbox,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+  ): Promise<OnceResult<SandboxRecord>>;
   /** Drops keys older than `before` (epoch ms); returns how many. */
   pruneIdempotency(before: number): Promise<number>;
 
@@ -163,6 +200,11 @@ export interface Store {
   updateRollout(id: string, patch: RolloutPatch, expectVersion?: number): Promise<RolloutRecord | undefined>;
   listRollouts(q: RolloutQuery): Promise<Page<RolloutRecord>>;
   countRollouts(q: Omit<RolloutQuery, "limit" | "cursor">): Promise<number>;
+  /** `insertSandboxOnce` for rollouts. */
+  insertRolloutOnce(
+    rec: NewRollout,
+    idem: Omit<IdempotencyRecord, "resource_id">,
+  ): Promise<OnceResult<RolloutRecord>>;
 
   /**
    * Leader election for background duties shared by replicas: takes or renews the named lease for `holder`

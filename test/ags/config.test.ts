@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { resolveAgsCredentials, TencentAGSDeploymentConfig } from "../../src/deployment/ags/config.js";
+import {
+  credentialOverrideMessages,
+  resolveAgsCredentials,
+  TencentAGSDeploymentConfig,
+} from "../../src/deployment/ags/config.js";
 import { TokenBucket } from "../../src/deployment/ags/rate-limit.js";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY } from "../../src/deployment/ags/retry.js";
 
@@ -9,26 +13,36 @@ describe("TencentAGSDeploymentConfig", () => {
       type: "tencentags",
       secret_id: "",
       secret_key: "",
+      session_token: "",
       role_arn: "",
       http_endpoint: "ags.tencentcloudapi.com",
       skip_ssl_verify: false,
       region: "ap-chongqing",
       domain: "ap-chongqing.tencentags.com",
       tool_id: "",
+      tool_command: "swerex",
       image: "python:3.11",
       image_registry_type: "enterprise",
       timeout: "1h",
       port: 8000,
+      ports: [],
       startup_timeout: 180,
       runtime_timeout: 60,
       cpu: "1",
       memory: "1Gi",
+      storage: "",
+      env: {},
+      network_mode: "PUBLIC",
+      subnet_ids: [],
+      security_group_ids: [],
       mount_name: "",
       mount_image: "",
       mount_image_registry_type: "enterprise",
       mount_path: "/nix",
       image_subpath: "/nix",
       mount_readonly: false,
+      mounts: [],
+      mount_options: [],
       api_rate_limit: 20,
       gateway_address: "",
     });
@@ -57,33 +71,53 @@ describe("TencentAGSDeploymentConfig", () => {
 });
 
 describe("credential precedence (seeds/004)", () => {
-  const config = { secret_id: "cfg-id", secret_key: "cfg-key", role_arn: "cfg-role" };
+  const config = {
+    secret_id: "cfg-id",
+    secret_key: "cfg-key",
+    session_token: "cfg-tok",
+    role_arn: "cfg-role",
+  };
 
-  it("environment variables win over the config file", () => {
-    expect(
-      resolveAgsCredentials(config, {
-        TENCENTCLOUD_SECRET_ID: "env-id",
-        TENCENTCLOUD_SECRET_KEY: "env-key",
-        TENCENTCLOUD_ROLE_ARN: "env-role",
-      }),
-    ).toEqual({ secretId: "env-id", secretKey: "env-key", roleArn: "env-role" });
+  it("environment variables win over the config file, and each overridden key is reported without values", () => {
+    const creds = resolveAgsCredentials(config, {
+      TENCENTCLOUD_SECRET_ID: "env-id",
+      TENCENTCLOUD_SECRET_KEY: "env-key",
+      TENCENTCLOUD_SESSION_TOKEN: "env-tok",
+      TENCENTCLOUD_ROLE_ARN: "cfg-role", // the same value: not a conflict
+    });
+    expect(creds).toMatchObject({
+      secretId: "env-id",
+      secretKey: "env-key",
+      sessionToken: "env-tok",
+      roleArn: "cfg-role",
+    });
+    const lines = credentialOverrideMessages(creds);
+    expect(lines).toEqual([
+      "secret_id is set in the configuration and TENCENTCLOUD_SECRET_ID in the environment with a different value; using TENCENTCLOUD_SECRET_ID",
+      "secret_key is set in the configuration and TENCENTCLOUD_SECRET_KEY in the environment with a different value; using TENCENTCLOUD_SECRET_KEY",
+      "session_token is set in the configuration and TENCENTCLOUD_SESSION_TOKEN in the environment with a different value; using TENCENTCLOUD_SESSION_TOKEN",
+    ]);
+    for (const secret of ["env-key", "cfg-key", "env-tok", "cfg-tok"])
+      expect(lines.join("\n")).not.toContain(secret);
   });
 
   it("the config is used where the environment is unset or empty", () => {
     expect(resolveAgsCredentials(config, { TENCENTCLOUD_SECRET_ID: "" })).toEqual({
       secretId: "cfg-id",
       secretKey: "cfg-key",
+      sessionToken: "cfg-tok",
       roleArn: "cfg-role",
+      overridden: [],
     });
   });
 
   it("the environment fills in what the config leaves empty", () => {
     expect(
       resolveAgsCredentials(
-        { secret_id: "", secret_key: "", role_arn: "" },
+        { secret_id: "", secret_key: "", session_token: "", role_arn: "" },
         { TENCENTCLOUD_SECRET_ID: "env-id", TENCENTCLOUD_SECRET_KEY: "env-key" },
       ),
-    ).toEqual({ secretId: "env-id", secretKey: "env-key", roleArn: "" });
+    ).toEqual({ secretId: "env-id", secretKey: "env-key", sessionToken: "", roleArn: "", overridden: [] });
   });
 });
 

@@ -154,8 +154,8 @@ for (const backend of BACKENDS) {
           : {};
       const override =
         backend === "docker"
-          ? { image: env.config.image as string, image_registry_type: "enterprise" }
-          : { image: "swebench/sweb.eval.x86_64.demo:latest", image_registry_type: "system" };
+          ? { image: env.config.image as string, image_registry_type: "enterprise" as const }
+          : { image: "swebench/sweb.eval.x86_64.demo:latest", image_registry_type: "system" as const };
       const created = await client.call("CreateSandboxTool", {
         ToolName: "user-made-tool",
         ToolType: "custom",

@@ -1,5 +1,6 @@
 /** The start command of a swerex-ts SandboxTool (spec/ags.md 4.1). */
 import { describe, expect, it } from "vitest";
+import { TencentAGSDeploymentConfig } from "../../src/deployment/ags/config.js";
 import { instanceOverride, swerexStartCommand } from "../../src/deployment/ags/tool-spec.js";
 
 describe("swerexStartCommand", () => {
@@ -23,19 +24,7 @@ describe("swerexStartCommand", () => {
 });
 
 describe("instanceOverride (tool_id)", () => {
-  const config = {
-    image: "task:1",
-    image_registry_type: "enterprise",
-    port: 8000,
-    cpu: "1",
-    memory: "1Gi",
-    mount_name: "",
-    mount_image: "",
-    mount_image_registry_type: "enterprise",
-    mount_path: "/nix",
-    image_subpath: "/nix",
-    mount_readonly: false,
-  };
+  const config = TencentAGSDeploymentConfig.parse({ image: "task:1" });
   const toolMount = {
     StorageMounts: [
       {

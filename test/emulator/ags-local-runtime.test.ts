@@ -37,6 +37,36 @@ describe("AGS emulator: local backend with a real swerex-remote per instance", (
     await emu?.close();
   });
 
+  it("a sandbox sees a clean environment, not the emulator's (no TENCENTCLOUD_SECRET_KEY)", async () => {
+    const saved = process.env.TENCENTCLOUD_SECRET_KEY;
+    process.env.TENCENTCLOUD_SECRET_KEY = "emulator-process-secret-canary";
+    let id: string;
+    try {
+      const start = await ok(emu.endpoint, "StartSandboxInstance", {
+        ToolId: toolId,
+        Timeout: "10m",
+        CustomConfiguration: { Env: [{ Name: "FROM_TOOL", Value: "yes" }] },
+      });
+      id = start.Instance.InstanceId as string;
+      await waitStatus(emu.endpoint, id, "RUNNING", 90_000);
+    } finally {
+      if (saved === undefined) delete process.env.TENCENTCLOUD_SECRET_KEY;
+      else process.env.TENCENTCLOUD_SECRET_KEY = saved;
+    }
+    const { Token } = await ok(emu.endpoint, "AcquireSandboxInstanceToken", { InstanceId: id });
+    const post = gatewayPoster(`https://8000-${id}.ap-chongqing.tencentags.com`, Token, emu.dispatcher());
+    const ran = await post("/execute", { command: "env", shell: true, timeout: 30 });
+    expect(ran.status, JSON.stringify(ran.json)).toBe(200);
+    const env = String(ran.json.stdout);
+    expect(env).toContain("FROM_TOOL=yes");
+    expect(env).toMatch(/^PATH=/m);
+    // Its own empty home, as in a fresh image: not the emulator user's start-up files and history.
+    expect(env).toMatch(/^HOME=.*swerex-agsemu-home-/m);
+    expect(env).not.toContain("TENCENTCLOUD_SECRET_KEY");
+    expect(env).not.toContain("emulator-process-secret-canary");
+    await ok(emu.endpoint, "StopSandboxInstance", { InstanceId: id });
+  });
+
   it("creates a session and runs `echo hi` through the gateway at the production URL", async () => {
     const start = await ok(emu.endpoint, "StartSandboxInstance", { ToolId: toolId, Timeout: "10m" });
     const id = start.Instance.InstanceId as string;

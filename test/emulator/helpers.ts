@@ -35,6 +35,8 @@ export interface ApiCallOptions {
   hostHeader?: string;
   /** X-TC-Region; null leaves the header out. */
   region?: string | null;
+  /** More request headers (e.g. X-TC-Token). */
+  headers?: Record<string, string>;
 }
 
 export interface ApiResponse {
@@ -74,6 +76,7 @@ export async function callApi(
       "x-tc-timestamp": String(timestamp),
       ...(o.region === null ? {} : { "x-tc-region": o.region ?? "ap-chongqing" }),
       ...(o.traceId ? { "x-tc-traceid": o.traceId } : {}),
+      ...o.headers,
     },
     body: o.tamper ? o.tamper(payload) : payload,
     signal: AbortSignal.timeout(30_000),

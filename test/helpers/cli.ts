@@ -55,3 +55,23 @@ export function spawnSwerex(
   });
   return { child, done, exited, output: () => both };
 }
+
+/**
+ * Waits until `proc` has printed something matching `pattern` and returns the match; throws (with what
+ * it printed) if the process exits first or `timeoutMs` passes.
+ */
+export async function waitForOutput(
+  proc: { child: ChildProcess; output(): string },
+  pattern: RegExp,
+  timeoutMs = 60_000,
+): Promise<RegExpExecArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = pattern.exec(proc.output());
+    if (m) return m;
+    if (Date.now() > deadline || proc.child.exitCode !== null) {
+      throw new Error(`no output matching ${pattern} (exit code ${proc.child.exitCode}): ${proc.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

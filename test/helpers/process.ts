@@ -1,4 +1,5 @@
-/** Process checks the tests of several rooms share: "is this pid still running", and waiting for it to go. */
+/** Process checks the tests of several rooms share: "is this pid still running", waiting for it to go, its memory. */
+import { readFile } from "node:fs/promises";
 
 /** Whether `pid` names a live process (signal 0 probes without sending anything). */
 export function processAlive(pid: number): boolean {
@@ -15,4 +16,14 @@ export async function waitForProcessGone(pid: number, timeoutMs = 20_000, pollMs
   const deadline = Date.now() + timeoutMs;
   while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, pollMs));
   return !processAlive(pid);
+}
+
+/** Resident memory of a process in bytes (Linux /proc), or undefined when it cannot be read. */
+export async function rssOf(pid: number): Promise<number | undefined> {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@
  * RemoteRuntime unit level: config, deadlines, backoff, error mapping and the subclass hooks, with undici's
  * MockAgent standing in for the network (our `dispatcher` option), plus loopback-only failure cases.
  */
-import { createServer } from "node:net";
+
 import { Agent, MockAgent } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -22,6 +22,7 @@ import {
   RemoteRuntimeConfig,
   type RemoteRuntimeOptions,
 } from "../../src/runtime/remote.js";
+import { freePort } from "../helpers/net.js";
 
 const HOST = "http://sandbox.test";
 let mock: MockAgent | undefined;
@@ -47,15 +48,6 @@ function mocked(opts: Partial<RemoteRuntimeOptions> = {}): { rt: RemoteRuntime; 
 
 function envelope(class_path: string, message: string, extra_info: Record<string, unknown> = {}) {
   return JSON.stringify({ swerexception: { message, class_path, traceback: "Traceback ...", extra_info } });
-}
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 describe("RemoteRuntimeConfig", () => {
@@ -322,7 +314,7 @@ describe("RemoteRuntime on loopback failures", () => {
   });
 
   it("is_alive of a closed port is falsy; requests retry and then fail with EnvironmentUnavailableError", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const rt = new RemoteRuntime({
       auth_token: "k",
       host: "127.0.0.1",
@@ -342,7 +334,7 @@ describe("RemoteRuntime on loopback failures", () => {
   });
 
   it("waitUntilAlive gives up with upstream's TimeoutError message", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const rt = new RemoteRuntime({ auth_token: "", port });
     try {
       const err = await rt.waitUntilAlive({ timeoutMs: 600 }).catch((e: unknown) => e);

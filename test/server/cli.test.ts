@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { RemoteRuntime } from "../../src/runtime/remote.js";
+import { DEFAULT_LIMITS } from "../../src/server/limits.js";
 import { parseRemoteArgs } from "../../src/server/remote-cli.js";
 import { runtimeServerCommand, spawnRuntimeServerProcess } from "../../src/server/spawn.js";
 import { SWEREX_TS_VERSION } from "../../src/server/version.js";
@@ -38,16 +39,47 @@ async function finish(child: ChildProcess): Promise<{ code: number | null; stdou
 
 describe("parseRemoteArgs", () => {
   it("uses upstream's defaults: host 0.0.0.0, port 8000", () => {
-    expect(parseRemoteArgs(["--auth-token", "t"])).toEqual({ host: "0.0.0.0", port: 8000, authToken: "t" });
+    expect(parseRemoteArgs(["--auth-token", "t"], {})).toEqual({
+      host: "0.0.0.0",
+      port: 8000,
+      authToken: "t",
+      limits: DEFAULT_LIMITS,
+    });
   });
 
   it("accepts an empty --auth-token (auth off) but requires the flag", () => {
-    expect(parseRemoteArgs(["--auth-token", ""])).toEqual({ host: "0.0.0.0", port: 8000, authToken: "" });
+    expect(parseRemoteArgs(["--auth-token", ""], {})).toMatchObject({
+      host: "0.0.0.0",
+      port: 8000,
+      authToken: "",
+    });
     const missing = parseRemoteArgs(["--port", "1"]);
     expect(missing).toMatchObject({ exitCode: 2 });
     expect((missing as { stderr: string }).stderr).toContain(
       "the following arguments are required: --auth-token",
     );
+  });
+
+  it("takes each limit from its flag, else its environment variable, else the default; k/M/G suffixes", () => {
+    const env = { SWEREX_MAX_SESSIONS: "7", SWEREX_MAX_OUTPUT: "1M", SWEREX_MAX_UNZIP_BYTES: "" };
+    const parsed = parseRemoteArgs(
+      ["--auth-token", "t", "--max-output", "64k", "--max-upload-bytes", "2G"],
+      env,
+    );
+    expect(parsed).toMatchObject({
+      limits: {
+        maxOutput: 64 * 1024,
+        maxSessions: 7,
+        maxUploadBytes: 2 * 1024 ** 3,
+        maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes,
+        maxUnzipBytes: DEFAULT_LIMITS.maxUnzipBytes,
+      },
+    });
+    const badFlag = parseRemoteArgs(["--auth-token", "t", "--max-sessions", "lots"], {});
+    expect(badFlag).toMatchObject({ exitCode: 2 });
+    expect((badFlag as { stderr: string }).stderr).toContain("argument --max-sessions: invalid size: 'lots'");
+    const badEnv = parseRemoteArgs(["--auth-token", "t"], { SWEREX_MAX_OUTPUT: "0" });
+    expect((badEnv as { stderr: string }).stderr).toContain("environment variable SWEREX_MAX_OUTPUT");
   });
 
   it("rejects a port that is not an integer in range", () => {

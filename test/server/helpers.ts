@@ -1,5 +1,6 @@
 /** Test helpers: a runtime server on loopback around any Runtime, and raw HTTP calls to it. */
 import { connect } from "node:net";
+import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { request } from "undici";
@@ -108,4 +109,16 @@ export async function rawSocket(url: string, request: string | Buffer): Promise<
     json = undefined;
   }
   return { status, body, json };
+}
+
+/** A pino destination that keeps every line written to it, for tests that read logs. */
+export function captureLines(): { sink: Writable; lines: string[]; text(): string } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { sink, lines, text: () => lines.join("") };
 }

@@ -2,14 +2,13 @@
  * The runtime server's HTTP contract (spec 4.2/4.3) over real loopback HTTP, around runtimes whose behaviour
  * the test controls. End-to-end behaviour with real bash sessions is in test/runtime/remote.test.ts.
  */
-import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DummyRuntime } from "../../src/runtime/dummy.js";
 import { BashIncorrectSyntaxError } from "../../src/runtime/errors.js";
 import type { CommandInput, CommandResponse, IsAliveResponse } from "../../src/runtime/protocol.js";
 import { RUNTIME_SERVER_ROUTES } from "../../src/server/runtime-server.js";
-import { type LoopbackServer, raw, serveOnLoopback } from "./helpers.js";
+import { captureLines, type LoopbackServer, raw, serveOnLoopback } from "./helpers.js";
 
 const KEY = "server-test-key";
 const auth = { "X-API-Key": KEY };
@@ -295,13 +294,7 @@ describe("runtime server without auth", () => {
 
 describe("runtime server logging", () => {
   it("never writes the X-API-Key to its logs", async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { sink, lines } = captureLines();
     const logger = pino({ level: "trace" }, sink);
     const server = await serveOnLoopback(new DummyRuntime(), KEY, logger);
     try {

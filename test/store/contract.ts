@@ -17,6 +17,7 @@ import {
   MIGRATIONS,
   type NewRollout,
   type NewSandbox,
+  type SandboxRecord,
   type Store,
   StoreArgumentError,
 } from "../../src/store/index.js";
@@ -30,6 +31,11 @@ export interface StoreUnderTest {
 /** A short random token, so each test's rows are its own. */
 export function uniq(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString("hex")}`;
+}
+
+/** Asserts that every migration we ship is recorded as applied in `store`'s database, once. */
+export async function expectFullyMigrated(store: Store): Promise<void> {
+  expect(await appliedMigrations((store as KyselyStore).db)).toEqual(Object.keys(MIGRATIONS).sort());
 }
 
 export function newSandbox(overrides: Partial<NewSandbox> = {}): NewSandbox {
@@ -113,8 +119,7 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
       it("migrate() again is a no-op and every migration is recorded once", async () => {
         await store().migrate();
         await replica().migrate();
-        const db = (store() as KyselyStore).db;
-        expect(await appliedMigrations(db)).toEqual(Object.keys(MIGRATIONS).sort());
+        await expectFullyMigrated(store());
       });
 
       it("ping() answers", async () => {
@@ -295,6 +300,82 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect(await store().countSandboxes({ owner: uniq("nobody") })).toBe(0);
       });
 
+      it("tallySandboxes counts per (state, backend) under the same filters", async () => {
+        const owner = uniq("owner");
+        const specs = [
+          ["running", "docker"],
+          ["running", "docker"],
+          ["running", "tencentags"],
+          ["stopped", "docker"],
+          ["failed", "local"],
+        ] as const;
+        for (const [state, backend] of specs)
+          await store().insertSandbox(newSandbox({ owner, state, backend }));
+        expect(await store().tallySandboxes({ owner })).toEqual([
+          { state: "failed", backend: "local", count: 1 },
+          { state: "running", backend: "docker", count: 2 },
+          { state: "running", backend: "tencentags", count: 1 },
+          { state: "stopped", backend: "docker", count: 1 },
+        ]);
+        expect(await store().tallySandboxes({ owner, states: ["running"], backend: "docker" })).toEqual([
+          { state: "running", backend: "docker", count: 2 },
+        ]);
+        expect(await store().tallySandboxes({ owner: uniq("nobody") })).toEqual([]);
+      });
+
+      it("claimSandbox: racing claimers (two replicas) each get a distinct record", async () => {
+        const pool = uniq("pool");
+        const ready = Array.from({ length: 6 }, (_, i) =>
+          newSandbox({ pool, host: "spare", created_at: 9000 + i, metadata: { slot: String(i) } }),
+        );
+        for (const r of ready) await store().insertSandbox(r);
+        // Records that do not match (handed out already; another state) are never claimed.
+        await store().insertSandbox(newSandbox({ pool, host: "taken", created_at: 1 }));
+        await store().insertSandbox(newSandbox({ pool, host: "spare", state: "stopped", created_at: 1 }));
+        const q = { pool, states: ["running" as const], host: "spare" };
+        // The patch makes a claimed record stop matching: that is what keeps claims distinct.
+        const claims = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            (i % 2 ? replica() : store()).claimSandbox(q, { host: `claimer-${i}` }),
+          ),
+        );
+        const got = claims.filter((c) => c !== undefined);
+        expect(got).toHaveLength(6);
+        expect(got.map((c) => c.id).sort()).toEqual(ready.map((r) => r.id).sort());
+        for (const c of got) {
+          expect(c.version).toBe(2);
+          expect(c.host).toMatch(/^claimer-\d$/);
+          expect(await store().getSandbox(c.id)).toEqual(c);
+        }
+      });
+
+      it("claimSandbox takes the oldest match first and moves metadata index rows with a patch", async () => {
+        const pool = uniq("pool");
+        for (const created_at of [30, 10, 20]) await store().insertSandbox(newSandbox({ pool, created_at }));
+        const q = { pool, states: ["running" as const] };
+        const first = await store().claimSandbox(q, { state: "paused", metadata: { by: "me" } });
+        expect(first?.created_at).toBe(10);
+        expect(first?.metadata).toEqual({ by: "me" });
+        const mine = await store().listSandboxes({ pool, metadata: { by: "me" } });
+        expect(mine.items.map((r) => r.id)).toEqual([first?.id]);
+        // A hand-out moves the record to the claiming key: owner filters follow.
+        const owner = uniq("owner");
+        const handed = await store().claimSandbox(q, { state: "paused", owner });
+        expect(handed?.created_at).toBe(20);
+        expect((await store().listSandboxes({ owner })).items).toEqual([handed]);
+        expect(await store().countSandboxes({ owner, states: ["paused"] })).toBe(1);
+        // Metadata filters work in claims too (FOR UPDATE over the EXISTS subquery on PostgreSQL).
+        expect(
+          await store().claimSandbox({ ...q, metadata: { by: "me" } }, { state: "paused" }),
+        ).toBeUndefined();
+        await store().insertSandbox(newSandbox({ pool, created_at: 40, metadata: { tag: "x" } }));
+        const tagged = await store().claimSandbox({ ...q, metadata: { tag: "x" } }, { state: "paused" });
+        expect(tagged?.created_at).toBe(40);
+        const last = await store().claimSandbox({ ...q, metadata: {} }, { state: "paused" });
+        expect(last?.created_at).toBe(30);
+        expect(await store().claimSandbox(q, { state: "paused" })).toBeUndefined();
+      });
+
       it("a cursor the store did not make is InvalidCursorError; a bad limit is StoreArgumentError", async () => {
         for (const cursor of ["", "garbage!", Buffer.from('{"a":1}').toString("base64url"), "W10"]) {
           await expect(store().listSandboxes({ cursor })).rejects.toBeInstanceOf(InvalidCursorError);
@@ -326,6 +407,66 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect(await store().getIdempotency(owner, key)).toEqual(winner);
       });
 
+      it("insertSandboxOnce: of concurrent creates with one key exactly one inserts; all see its record", async () => {
+        const owner = uniq("owner");
+        const key = uniq("key");
+        const attempts = Array.from({ length: 16 }, (_, i) =>
+          newSandbox({ owner, metadata: { try: String(i) } }),
+        );
+        const results = await Promise.all(
+          attempts.map((rec, i) =>
+            (i % 2 ? replica() : store()).insertSandboxOnce(rec, {
+              owner,
+              key,
+              kind: "sandbox",
+              request_hash: "same-body",
+              created_at: 7000,
+            }),
+          ),
+        );
+        const created = results.filter((r) => r.created);
+        expect(created).toHaveLength(1);
+        const winner = created[0]?.record as SandboxRecord;
+        expect(winner.version).toBe(1);
+        for (const r of results) {
+          expect(r.record).toEqual(winner);
+          expect(r.idempotency).toEqual({
+            owner,
+            key,
+            kind: "sandbox",
+            request_hash: "same-body",
+            resource_id: winner.id,
+            created_at: 7000,
+          });
+        }
+        // One sandbox, and its metadata index row, exist; the losers wrote nothing.
+        expect(await store().countSandboxes({ owner })).toBe(1);
+        expect(await store().countSandboxes({ owner, metadata: winner.metadata })).toBe(1);
+        // A retry after the fact (as after a restart) finds the same sandbox.
+        const again = await store().insertSandboxOnce(newSandbox({ owner }), {
+          owner,
+          key,
+          kind: "sandbox",
+          request_hash: "other-body",
+          created_at: 8000,
+        });
+        expect(again).toEqual({ created: false, idempotency: results[0]?.idempotency, record: winner });
+      });
+
+      it("insertSandboxOnce with a key whose record is missing answers the key and no record", async () => {
+        const owner = uniq("owner");
+        const key = uniq("key");
+        const idem = { owner, key, kind: "sandbox", request_hash: "h", created_at: 1_000_000 };
+        await store().putIdempotency({ ...idem, resource_id: "sbx-gone" });
+        const res = await store().insertSandboxOnce(newSandbox({ owner }), idem);
+        expect(res).toEqual({
+          created: false,
+          idempotency: { ...idem, resource_id: "sbx-gone" },
+          record: undefined,
+        });
+        expect(await store().countSandboxes({ owner })).toBe(0);
+      });
+
       it("keys are per owner; get of an unknown key is undefined; prune drops only older keys", async () => {
         const key = uniq("key");
         const [o1, o2] = [uniq("owner"), uniq("owner")];
@@ -333,7 +474,7 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect((await store().putIdempotency({ ...base, owner: o1, created_at: 10 })).created).toBe(true);
         expect((await store().putIdempotency({ ...base, owner: o2, created_at: 20 })).created).toBe(true);
         expect(await store().getIdempotency(uniq("owner"), key)).toBeUndefined();
-        // Keys from other tests are all far newer than 15, so exactly o1's goes.
+        // Every other test makes keys with created_at >= 1000, so exactly o1's goes.
         expect(await store().pruneIdempotency(15)).toBe(1);
         expect(await store().getIdempotency(o1, key)).toBeUndefined();
         expect(await store().getIdempotency(o2, key)).toEqual({ ...base, owner: o2, created_at: 20 });
@@ -380,6 +521,20 @@ export function defineStoreContract(name: string, make: () => Promise<StoreUnder
         expect(await store().countRollouts({ owner, metadata: { group: "g2" } })).toBe(3);
         const completed = await store().listRollouts({ owner, states: ["completed"] });
         expect(completed.items.map((r) => r.id)).toEqual([first.id]);
+      });
+
+      it("insertRolloutOnce: one rollout per key, also under concurrent retries on two replicas", async () => {
+        const owner = uniq("owner");
+        const idem = { owner, key: uniq("key"), kind: "rollout", request_hash: "h", created_at: 1_000_000 };
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            (i % 2 ? replica() : store()).insertRolloutOnce(newRollout({ owner }), idem),
+          ),
+        );
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        const winner = results.find((r) => r.created)?.record;
+        for (const r of results) expect(r.record).toEqual(winner);
+        expect(await store().countRollouts({ owner })).toBe(1);
       });
     });
 

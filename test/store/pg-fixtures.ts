@@ -4,29 +4,16 @@
  * PostgreSQL tests skip with a message, except under `CI=true`, where that is a failure (as the Docker
  * tests do without an engine).
  */
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { describe } from "vitest";
 import { redactDatabaseUrl } from "../../src/store/index.js";
 import type { TempDatabase } from "./fixtures.js";
+import { adminQuery, tempPostgresDatabase as tempDatabaseOn } from "./pg-admin.js";
 
 const PG_URL = process.env.SWEREX_TEST_PG_URL;
-const PROBE_TIMEOUT_MS = 5000;
-
-async function adminQuery(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
 async function probe(): Promise<string | undefined> {
   if (!PG_URL) return "SWEREX_TEST_PG_URL is not set";
   try {
-    await adminQuery("select 1");
+    await adminQuery(PG_URL, "select 1");
     return undefined;
   } catch (err) {
     return `no PostgreSQL at ${redactDatabaseUrl(PG_URL)} (${(err as Error).message})`;
@@ -48,15 +35,7 @@ if (unavailable) {
 export const describePostgres: typeof describe = unavailable ? (describe.skip as typeof describe) : describe;
 
 /** A new, empty PostgreSQL database with a random name on the test server. */
-export async function tempPostgresDatabase(): Promise<TempDatabase> {
-  if (!PG_URL) throw new Error("SWEREX_TEST_PG_URL is not set");
-  const name = `swerex_test_${randomBytes(6).toString("hex")}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    // FORCE: a connection a failed test left open must not keep the database alive.
-    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-  };
+export function tempPostgresDatabase(): Promise<TempDatabase> {
+  if (!PG_URL) return Promise.reject(new Error("SWEREX_TEST_PG_URL is not set"));
+  return tempDatabaseOn(PG_URL);
 }

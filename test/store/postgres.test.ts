@@ -5,16 +5,15 @@
  */
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import {
-  appliedMigrations,
-  createStore,
-  type KyselyStore,
-  MIGRATIONS,
-  type Store,
-} from "../../src/store/index.js";
-import { defineStoreContract, newSandbox } from "./contract.js";
+import { createStore, type KyselyStore, type Store } from "../../src/store/index.js";
+import { defineStoreContract, expectFullyMigrated, newSandbox } from "./contract.js";
 import { openMigrated } from "./fixtures.js";
+import { adminQuery } from "./pg-admin.js";
 import { describePostgres, tempPostgresDatabase } from "./pg-fixtures.js";
+
+function serverUrl(): string {
+  return process.env.SWEREX_TEST_PG_URL as string;
+}
 
 describePostgres("PostgreSQL", () => {
   defineStoreContract("PostgreSQL, two replicas", async () => {
@@ -38,14 +37,38 @@ describePostgres("PostgreSQL", () => {
       try {
         for (let i = 0; i < 4; i++) stores.push(await createStore(database.url, { poolSize: 2 }));
         await Promise.all(stores.map((s) => s.migrate()));
-        const db = (stores[0] as KyselyStore).db;
-        expect(await appliedMigrations(db)).toEqual(Object.keys(MIGRATIONS).sort());
+        await expectFullyMigrated(stores[0] as Store);
         // The schema is usable from every replica.
         const rec = newSandbox();
         await stores[1]?.insertSandbox(rec);
         expect((await stores[2]?.getSandbox(rec.id))?.id).toBe(rec.id);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
+        await database.drop();
+      }
+    });
+
+    it("survives the server dropping its idle connections: reported, replaced, next query works", async () => {
+      const database = await tempPostgresDatabase();
+      const idleErrors: Error[] = [];
+      const store = await createStore(database.url, { poolSize: 2, onIdleError: (e) => idleErrors.push(e) });
+      try {
+        await store.migrate();
+        await Promise.all([store.ping(), store.ping()]);
+        const name = new URL(database.url).pathname.slice(1);
+        await adminQuery(
+          serverUrl(),
+          `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}'`,
+        );
+        const deadline = Date.now() + 10_000;
+        while (idleErrors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(idleErrors.length).toBeGreaterThan(0);
+        await store.ping();
+        const rec = newSandbox();
+        await store.insertSandbox(rec);
+        expect((await store.getSandbox(rec.id))?.id).toBe(rec.id);
+      } finally {
+        await store.close();
         await database.drop();
       }
     });

@@ -6,7 +6,8 @@
 import { parseArgs } from "node:util";
 import { registerDeployment, unregisterDeployment } from "../../deployment/registry.js";
 import { DEFAULT_AGS_DOMAIN, startAgsEmulator } from "../../emulator/ags/index.js";
-import type { CommandContext } from "../swerex.js";
+import { redactHeaders } from "../../log/index.js";
+import type { CommandContext } from "../context.js";
 
 export const description = "run a local Tencent AGS emulator (TC3-signed control plane + sandbox gateway)";
 
@@ -99,7 +100,8 @@ export async function run(argv: string[], ctx: CommandContext = {}): Promise<num
       timestampStyle: style,
       logger: {
         info: () => undefined,
-        warn: (obj, msg) => process.stderr.write(`ags-emulator: ${msg ?? ""} ${JSON.stringify(obj)}\n`),
+        warn: (obj, msg) =>
+          process.stderr.write(`ags-emulator: ${msg ?? ""} ${JSON.stringify(redactHeaders(obj))}\n`),
       },
     };
   } catch (err) {

@@ -1,11 +1,13 @@
 /**
- * `swerex prepare-data --mode simple|swebench`: writes train.jsonl and test.jsonl in the seed's verl training
- * format (the seed wrote parquet; JSONL needs no pyarrow and `run-batch --instances.path` reads it directly).
+ * `swerex prepare-data --mode simple|swebench [--format jsonl|parquet]`: writes train and test files in the
+ * seed's verl training format: JSONL (default; `run-batch --instances.path` reads it directly) or parquet (what
+ * the seed's recipe writes and verl reads), whose schema keeps every nested field's shape (data/parquet.ts).
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, loadConfig, zodIssues } from "../../config/index.js";
+import { writeParquetRows } from "../../rollout/data/parquet.js";
 import { simpleTrainingRows, swebenchTrainingRow, type TrainingRowOut } from "../../rollout/data/prepare.js";
 import { loadTasks } from "../../rollout/tasks/load.js";
 import { TaskFormatError } from "../../rollout/tasks/task.js";
@@ -16,6 +18,7 @@ export const description =
 const Options = z
   .strictObject({
     mode: z.enum(["simple", "swebench"]).default("simple"),
+    format: z.enum(["jsonl", "parquet"]).default("jsonl"),
     train_size: z.number().int().nonnegative().default(100),
     test_size: z.number().int().nonnegative().default(10),
     swebench_train: z.string().min(1).optional(),
@@ -36,6 +39,7 @@ const USAGE = `Usage: swerex prepare-data [--mode simple|swebench] [flags]
   --train_size 100         rows in train.jsonl (simple mode cycles through the train pool)
   --test_size 10           rows in test.jsonl (a disjoint pool)
   --mode swebench --swebench_train FILE --swebench_test FILE   SWE-bench JSONL -> training rows
+  --format jsonl|parquet   train.jsonl/test.jsonl (default) or train.parquet/test.parquet
   --output_dir data/swe_agent   --agent_name swe_agent
 
 Rows: {prompt, data_source, ability, reward_model, extra_info, agent_name}; see docs/rollout.md.
@@ -79,10 +83,15 @@ export async function run(argv: string[], ctx: PrepareDataContext = {}): Promise
       );
     }
     await mkdir(o.output_dir, { recursive: true });
-    const trainPath = join(o.output_dir, "train.jsonl");
-    const testPath = join(o.output_dir, "test.jsonl");
-    await writeFile(trainPath, jsonl(train));
-    await writeFile(testPath, jsonl(test));
+    const trainPath = join(o.output_dir, `train.${o.format}`);
+    const testPath = join(o.output_dir, `test.${o.format}`);
+    for (const [path, rows] of [
+      [trainPath, train],
+      [testPath, test],
+    ] as const) {
+      if (o.format === "parquet") writeParquetRows(path, rows as unknown as Array<Record<string, unknown>>);
+      else await writeFile(path, jsonl(rows));
+    }
     stdout.write(`train: ${train.length} rows -> ${trainPath}\ntest:  ${test.length} rows -> ${testPath}\n`);
     return 0;
   } catch (err) {

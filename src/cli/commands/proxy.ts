@@ -107,7 +107,10 @@ export async function run(argv: string[], ctx: ProxyCommandContext = {}): Promis
             owner: "policy",
           })),
     ];
-    if (!opts.success || !pc.success) throw new ConfigError(issues);
+    if (pc.success && pc.data.type === "trainer" && pc.data.port !== undefined) {
+      issues.push({ where: config.where(["policy", "port"]), message: "swerex proxy listens on --port" });
+    }
+    if (!opts.success || !pc.success || issues.length > 0) throw new ConfigError(issues);
     options = opts.data;
     policy = createPolicy(pc.data);
   } catch (err) {

@@ -37,11 +37,12 @@ Instances:
 Policy (the model behind the proxy):
   --policy.type=openai --policy.base_url=URL [--policy.model=M] [--policy.api_key=K] [--policy.return_token_ids]
   --policy.type=replay --policy.path=model_calls.jsonl    (recorded sessions replay by instance id)
-  --policy.type=trainer                                   (a trainer answers over /trainer/* routes)
+  --policy.type=trainer [--policy.port=0]                 (a trainer answers over /trainer/* routes; the URL is
+                                                           printed as TRAINER_URL=http://127.0.0.1:PORT)
 Agent:
   --agent.type=bash|command          built-in bash agent (default) or an external program
   --agent.command=CMD                the program for type=command (gets OPENAI_BASE_URL, SWEREX_AGENT_CONFIG, ...)
-  --agent.max_turns=15 --agent.max_steps=30 --agent.execution_timeout=300 --agent.swe_agent_timeout=1800
+  --agent.max_turns=15 --agent.max_steps=30 (0 = no limit) --agent.execution_timeout=300 --agent.swe_agent_timeout=1800
   --agent.kill_timeout=15 --agent.max_observation_length=10000 --agent.max_format_errors=3
   --agent.model=swerex-policy --agent.temperature=T --agent.env.<NAME>=V
 Reward:
@@ -132,6 +133,7 @@ export async function run(argv: string[], ctx: RunBatchCommandContext = {}): Pro
     const tasks = selectTasks(await loadTasks(inst.data.path), inst.data);
     policy = createPolicy(pol.data);
     prepared = {
+      ...(pol.data.type === "trainer" && pol.data.port !== undefined ? { proxyPort: pol.data.port } : {}),
       tasks,
       deployment: inst.data.deployment,
       agent,

@@ -6,11 +6,13 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
+import { ConfigError } from "../../config/index.js";
 import {
   DeploymentNotStartedError,
   DeploymentStartupError,
   type IsAliveOptions,
   type IsAliveResponse,
+  sleep,
   waitUntilAlive,
 } from "../../runtime/index.js";
 import { BaseDeployment, type StartOptions } from "../deployment.js";
@@ -19,16 +21,26 @@ import { registerDeployment, unregisterDeployment } from "../registry.js";
 import { type AgsClient, sharedAgsClient } from "./client.js";
 import {
   type AgsCredentials,
+  credentialOverrideMessages,
   resolveAgsCredentials,
   TencentAGSDeploymentConfig,
   type TencentAGSDeploymentConfigInput,
 } from "./config.js";
-import { AgsRequestError, AgsTimeoutError } from "./errors.js";
+import { AgsQuotaError, AgsRequestError, AgsTimeoutError, isCapacityOrQuotaError } from "./errors.js";
+import { GatewayCheck } from "./gateway-check.js";
 import { describeInstance, instancePoller, stopInstance } from "./instances.js";
 import { agsLogger } from "./log.js";
 import { type AgsRuntimeFactory, defaultAgsRuntimeFactory } from "./runtime-factory.js";
 import { InstanceTokenProvider } from "./token.js";
-import { DEPLOYMENT_KEY, instanceOverride, metadataValue, toolRequest } from "./tool-spec.js";
+import {
+  DEPLOYMENT_KEY,
+  instanceOverride,
+  keptToolOverride,
+  metadataValue,
+  mountOptions,
+  needsRoleArn,
+  toolRequest,
+} from "./tool-spec.js";
 import { ensureTool, forgetTool, verifyTool } from "./tools.js";
 import type { MetadataVar, SandboxTool, StartSandboxInstanceRequest } from "./types.js";
 
@@ -44,11 +56,20 @@ export interface TencentAGSDeploymentOptions {
   pollIntervalMs?: number;
   /** Builds the runtime once the instance is RUNNING (a seam for unit tests). */
   runtimeFactory?: AgsRuntimeFactory;
+  /** How long the gateway may answer 404 for a RUNNING instance before the start fails (default 5 s). */
+  gatewayNotFoundGraceMs?: number;
 }
 
 /** Bounded cleanup of an instance a failed or aborted start left behind. */
 const CLEANUP_TIMEOUT_MS = 60_000;
 const RUNTIME_CLOSE_TIMEOUT_MS = 5_000;
+/**
+ * Backoff between starts refused for quota (`LimitExceeded.*`) or capacity (`ResourceInsufficient*`): other
+ * sandboxes end and free their share, so waiting inside `startup_timeout` often succeeds. Starts at 1 s,
+ * doubles, at most 15 s between tries.
+ */
+const QUOTA_RETRY_BASE_MS = 1_000;
+const QUOTA_RETRY_MAX_MS = 15_000;
 
 export class TencentAGSDeployment extends BaseDeployment {
   readonly config: TencentAGSDeploymentConfig;
@@ -72,11 +93,23 @@ export class TencentAGSDeployment extends BaseDeployment {
   ) {
     super();
     this.config = TencentAGSDeploymentConfig.parse(config);
-    this.credentials = resolveAgsCredentials(this.config, opts.env);
+    const creds = resolveAgsCredentials(this.config, opts.env);
+    this.credentials = creds;
     this.log = (opts.logger ?? agsLogger()).child({
       component: "ags-deployment",
       deployment: this.deploymentId,
     });
+    for (const line of credentialOverrideMessages(creds)) this.log.warn(line);
+    // The API refuses such a tool (MissingParameter.RoleArn); say so before any call, naming the key.
+    if (!this.config.tool_id && needsRoleArn(this.config) && !creds.roleArn) {
+      throw new ConfigError([
+        {
+          where: "role_arn (or TENCENTCLOUD_ROLE_ARN)",
+          message:
+            "required for image and COS mounts (mount_image, mounts): AGS reads them with this CAM role",
+        },
+      ]);
+    }
   }
 
   static fromConfig(config: TencentAGSDeploymentConfigInput, opts?: TencentAGSDeploymentOptions) {
@@ -104,6 +137,7 @@ export class TencentAGSDeployment extends BaseDeployment {
         sharedAgsClient({
           secretId: this.credentials.secretId,
           secretKey: this.credentials.secretKey,
+          sessionToken: this.credentials.sessionToken || undefined,
           region: this.config.region,
           endpoint: this.config.http_endpoint,
           skipSslVerify: this.config.skip_ssl_verify,
@@ -184,7 +218,18 @@ export class TencentAGSDeployment extends BaseDeployment {
         logger: this.log,
       });
       this._runtime = runtime;
-      await waitUntilAlive((ms) => runtime.isAlive({ timeoutMs: ms }), {
+      const gateway = new GatewayCheck({
+        url: this.endpointFor(instance.InstanceId),
+        domain: this.config.domain,
+        region: this.config.region,
+        graceMs: this.opts.gatewayNotFoundGraceMs,
+      });
+      const probe = async (ms: number) => {
+        const res = await runtime.isAlive({ timeoutMs: ms });
+        if (!res.is_alive) gateway.observe(res.message);
+        return res;
+      };
+      await waitUntilAlive(probe, {
         signal,
         timeoutMs: Math.max(0, timeoutMs - (Date.now() - startedAt)),
         functionTimeoutMs: this.config.runtime_timeout * 1000,
@@ -196,7 +241,7 @@ export class TencentAGSDeployment extends BaseDeployment {
       this.status("Runtime is alive");
     } catch (err) {
       await this.cleanupFailedStart(client, startInFlight);
-      if (deadline.aborted) {
+      if (deadline.aborted && !(err instanceof AgsQuotaError)) {
         throw new AgsTimeoutError(
           `AGS deployment did not become alive within ${this.config.startup_timeout}s: ${errMessage(err)}`,
           { cause: err },
@@ -210,6 +255,7 @@ export class TencentAGSDeployment extends BaseDeployment {
     const pollIntervalMs = this.opts.pollIntervalMs;
     if (this.config.tool_id) {
       this.userTool = await verifyTool(client, this.config.tool_id, { signal, pollIntervalMs });
+      this.checkMountOptions(this.userTool);
       return this.userTool.ToolId;
     }
     return ensureTool(client, toolRequest(this.config, this.credentials.roleArn), this.log, {
@@ -227,13 +273,46 @@ export class TencentAGSDeployment extends BaseDeployment {
       ...Object.entries(ownerLabels()).map(([Name, Value]) => ({ Name, Value })),
       { Name: DEPLOYMENT_KEY, Value: this.deploymentId },
     ];
+    const override = !this.config.tool_id
+      ? undefined
+      : this.config.tool_command === "keep"
+        ? keptToolOverride(this.config)
+        : instanceOverride(this.config, this.userTool);
     return {
       ToolId: toolId,
       Timeout: this.config.timeout,
       ClientToken: randomUUID(),
       Metadata: metadata,
-      ...(this.config.tool_id ? { CustomConfiguration: instanceOverride(this.config, this.userTool) } : {}),
+      MountOptions: mountOptions(this.config, this.deploymentId),
+      ...(override ? { CustomConfiguration: override } : {}),
     };
+  }
+
+  /** `mount_options` against a user's tool: each must name one of its mounts, and may only tighten read-only. */
+  private checkMountOptions(tool: SandboxTool): void {
+    const mounts = new Map((tool.StorageMounts ?? []).map((m) => [m.Name, m]));
+    const issues = this.config.mount_options.flatMap((o, i) => {
+      const m = mounts.get(o.name);
+      if (!m) {
+        const names = [...mounts.keys()].join(", ") || "(none)";
+        return [
+          {
+            where: `mount_options.${i}.name`,
+            message: `tool ${tool.ToolId} has no mount ${JSON.stringify(o.name)}; its mounts: ${names}`,
+          },
+        ];
+      }
+      if (m.ReadOnly && o.read_only === false) {
+        return [
+          {
+            where: `mount_options.${i}.read_only`,
+            message: `can only tighten: mount ${JSON.stringify(o.name)} of tool ${tool.ToolId} is read-only`,
+          },
+        ];
+      }
+      return [];
+    });
+    if (issues.length > 0) throw new ConfigError(issues);
   }
 
   private async startInstance(client: AgsClient, toolId: string, signal: AbortSignal) {
@@ -253,7 +332,38 @@ export class TencentAGSDeployment extends BaseDeployment {
     }
   }
 
+  /**
+   * StartSandboxInstance; a refusal for quota or capacity is tried again with backoff until the start's
+   * deadline, then fails with an error that names the quota.
+   */
   private async callStart(client: AgsClient, req: StartSandboxInstanceRequest, signal: AbortSignal) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.callStartOnce(
+          client,
+          attempt === 0 ? req : { ...req, ClientToken: randomUUID() },
+          signal,
+        );
+      } catch (err) {
+        if (!isCapacityOrQuotaError(err)) throw err;
+        const delay = Math.min(QUOTA_RETRY_MAX_MS, QUOTA_RETRY_BASE_MS * 2 ** attempt);
+        this.log.warn(
+          { code: err.code, attempt, retryInMs: delay },
+          "AGS refused the start for quota or capacity; waiting",
+        );
+        this.status(
+          `Waiting for AGS ${err.code.startsWith("LimitExceeded") ? "quota" : "capacity"} (${err.code})`,
+        );
+        try {
+          await sleep(delay, signal);
+        } catch {
+          throw new AgsQuotaError(err, attempt + 1, this.config.startup_timeout);
+        }
+      }
+    }
+  }
+
+  private async callStartOnce(client: AgsClient, req: StartSandboxInstanceRequest, signal: AbortSignal) {
     const res = await client.call("StartSandboxInstance", req, { signal });
     if (!res.Instance?.InstanceId) {
       throw new DeploymentStartupError(

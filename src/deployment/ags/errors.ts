@@ -77,3 +77,32 @@ export class AgsInstanceStateError extends DeploymentStartupError {
 
 /** A wait on the control plane ran past its deadline. */
 export class AgsTimeoutError extends DeploymentStartupError {}
+
+/** `LimitExceeded.*` (a quota) or `ResourceInsufficient*` (no capacity in the region right now). */
+export function isCapacityOrQuotaError(err: unknown): err is AgsRequestError {
+  return (
+    err instanceof AgsRequestError &&
+    err.kind === "api" &&
+    (err.is("LimitExceeded") || err.code.startsWith("ResourceInsufficient"))
+  );
+}
+
+/** Starts were refused for quota or capacity until `startup_timeout` ran out. */
+export class AgsQuotaError extends DeploymentStartupError {
+  readonly code: string;
+  constructor(
+    readonly last: AgsRequestError,
+    readonly attempts: number,
+    startupTimeoutSec: number,
+  ) {
+    const what = last.is("LimitExceeded") ? `quota ${last.code}` : `capacity (${last.code})`;
+    const advice = last.is("LimitExceeded")
+      ? "stop instances you no longer need (swerex ags gc stops orphans) or ask for a higher quota"
+      : "try again later or in another region";
+    super(
+      `AGS refused StartSandboxInstance ${attempts} time(s) within startup_timeout ${startupTimeoutSec}s for ${what}: ${last.serverMessage}; ${advice}`,
+      { cause: last },
+    );
+    this.code = last.code;
+  }
+}

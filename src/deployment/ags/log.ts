@@ -3,6 +3,7 @@
  * sandbox token on purpose, and these paths blank them should one end up in a logged object anyway.
  */
 import { type Logger, pino } from "pino";
+import { redactingLoggerOptions } from "../../log/index.js";
 
 export const AGS_REDACT_PATHS = [
   "secretKey",
@@ -37,7 +38,7 @@ export function createAgsLogger(destination?: pino.DestinationStream, level?: st
   const opts = {
     name: "swerex.ags",
     level: level ?? process.env.SWEREX_LOG_LEVEL ?? "warn",
-    redact: { paths: AGS_REDACT_PATHS, censor: "[redacted]" },
+    ...redactingLoggerOptions(AGS_REDACT_PATHS),
   };
   return destination ? pino(opts, destination) : pino(opts, pino.destination(2));
 }

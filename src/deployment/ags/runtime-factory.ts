@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import { Agent, type Dispatcher } from "undici";
-import { createEmulatorDispatcher } from "../../emulator/ags/dispatcher.js";
+import { createHostRoutingDispatcher } from "../../net/index.js";
 import { AGSRuntime } from "../../runtime/ags.js";
 import type { TokenSource } from "../../runtime/index.js";
 import type { Runtime } from "../../runtime/runtime.js";
@@ -37,7 +37,7 @@ export const defaultAgsRuntimeFactory: AgsRuntimeFactory = (p) => {
   let owned: Dispatcher | undefined;
   if (!p.dispatcher) {
     if (p.gatewayAddress) {
-      owned = createEmulatorDispatcher({ domain: p.domain, ...parseGatewayAddress(p.gatewayAddress) });
+      owned = createHostRoutingDispatcher({ domain: p.domain, ...parseGatewayAddress(p.gatewayAddress) });
     } else if (p.skipSslVerify) {
       owned = new Agent({ connect: { rejectUnauthorized: false }, headersTimeout: 0, bodyTimeout: 0 });
     }

@@ -5,11 +5,13 @@
  */
 import { createHash } from "node:crypto";
 import { LABEL_MANAGED } from "../owner.js";
-import type { TencentAGSDeploymentConfig } from "./config.js";
+import { type AgsMountConfig, DEFAULT_MOUNT_NAME, type TencentAGSDeploymentConfig } from "./config.js";
 import type {
   CreateSandboxToolRequest,
   CustomConfiguration,
   MetadataVar,
+  MountOption,
+  NetworkConfiguration,
   ProbeConfiguration,
   SandboxTool,
   StorageMount,
@@ -27,7 +29,8 @@ export const DEPLOYMENT_KEY = "swerex.deployment";
 export const TOOL_NAME_PREFIX = "swerex-ts-";
 /** Bump when the tool layout below changes, so old tools are not reused for the new layout. */
 const TOOL_LAYOUT_VERSION = "2";
-const DEFAULT_MOUNT_NAME = "swerex-runtime";
+/** Replaced in `mount_options[].sub_path` by the deployment's id: one directory per sandbox. */
+export const DEPLOYMENT_ID_PLACEHOLDER = "{deployment_id}";
 
 type ToolConfig = Pick<
   TencentAGSDeploymentConfig,
@@ -42,6 +45,13 @@ type ToolConfig = Pick<
   | "mount_path"
   | "image_subpath"
   | "mount_readonly"
+  | "env"
+  | "ports"
+  | "storage"
+  | "network_mode"
+  | "subnet_ids"
+  | "security_group_ids"
+  | "mounts"
 >;
 
 /** A shell word for `s`: as is when it needs no quoting (so the command reads like spec/ags.md shows it). */
@@ -75,16 +85,37 @@ export function readinessProbe(port: number): ProbeConfiguration {
   };
 }
 
-/** Image, command, port and resources: the tool's configuration, and the per-instance override with `tool_id`. */
+/** `env` as the API's `Env` list; undefined when empty, so configurations without it keep their tool name. */
+function envList(env: Record<string, string>): CustomConfiguration["Env"] {
+  const entries = Object.entries(env);
+  return entries.length > 0 ? entries.map(([Name, Value]) => ({ Name, Value })) : undefined;
+}
+
+/**
+ * Image, command, ports, environment and resources: the tool's configuration, and the per-instance
+ * override with `tool_id`.
+ */
 export function customConfiguration(config: ToolConfig): CustomConfiguration {
   return {
     Image: config.image,
     ImageRegistryType: config.image_registry_type,
     Command: ["/bin/sh", "-c"],
     Args: [swerexStartCommand(config)],
-    Ports: [{ Name: "http", Port: config.port, Protocol: "TCP" }],
-    Resources: { CPU: config.cpu, Memory: config.memory },
+    Env: envList(config.env),
+    Ports: [
+      { Name: "http", Port: config.port, Protocol: "TCP" },
+      ...config.ports.map((p) => ({ Name: `port-${p}`, Port: p, Protocol: "TCP" })),
+    ],
+    Resources: { CPU: config.cpu, Memory: config.memory, Storage: config.storage || undefined },
   };
+}
+
+/**
+ * `tool_command: keep`: the tool runs its own command (a SWE-bench tool starts swe-rex itself), so only the
+ * image (and the environment, when set) changes per instance, as the Tencent fork's swebench mode does.
+ */
+export function keptToolOverride(config: ToolConfig): CustomConfiguration {
+  return { Image: config.image, ImageRegistryType: config.image_registry_type, Env: envList(config.env) };
 }
 
 /**
@@ -107,10 +138,27 @@ export function instanceOverride(
   });
 }
 
+/** One `mounts` entry as the API's StorageMount. */
+function storageMount(m: AgsMountConfig): StorageMount {
+  const source: StorageMount["StorageSource"] = m.image
+    ? {
+        Image: {
+          Reference: m.image.reference,
+          ImageRegistryType: m.image.registry_type,
+          SubPath: m.image.sub_path,
+        },
+      }
+    : m.cos
+      ? { Cos: { Endpoint: m.cos.endpoint, BucketName: m.cos.bucket_name, BucketPath: m.cos.bucket_path } }
+      : { Cfs: { FileSystemId: m.cfs?.file_system_id, Path: m.cfs?.path } };
+  return { Name: m.name, MountPath: m.mount_path, ReadOnly: m.read_only, StorageSource: source };
+}
+
+/** The seed's runtime image mount (`mount_image`), then every entry of `mounts`. */
 export function storageMounts(config: ToolConfig): StorageMount[] | undefined {
-  if (!config.mount_image) return undefined;
-  return [
-    {
+  const out: StorageMount[] = [];
+  if (config.mount_image) {
+    out.push({
       Name: config.mount_name || DEFAULT_MOUNT_NAME,
       MountPath: config.mount_path,
       ReadOnly: config.mount_readonly,
@@ -121,15 +169,44 @@ export function storageMounts(config: ToolConfig): StorageMount[] | undefined {
           SubPath: config.image_subpath,
         },
       },
-    },
-  ];
+    });
+  }
+  out.push(...config.mounts.map(storageMount));
+  return out.length > 0 ? out : undefined;
+}
+
+/** Whether the tool needs `RoleArn` (image and COS mounts read from the user's registry and buckets). */
+export function needsRoleArn(config: ToolConfig): boolean {
+  return !!config.mount_image || config.mounts.some((m) => m.image || m.cos);
+}
+
+/** `mount_options` as the API's MountOptions, `{deployment_id}` replaced; undefined when there are none. */
+export function mountOptions(
+  config: Pick<TencentAGSDeploymentConfig, "mount_options">,
+  deploymentId: string,
+): MountOption[] | undefined {
+  if (config.mount_options.length === 0) return undefined;
+  return config.mount_options.map((o) => ({
+    Name: o.name,
+    MountPath: o.mount_path,
+    SubPath: o.sub_path?.replaceAll(DEPLOYMENT_ID_PLACEHOLDER, deploymentId),
+    ReadOnly: o.read_only,
+  }));
+}
+
+export function networkConfiguration(config: ToolConfig): NetworkConfiguration {
+  if (config.network_mode !== "VPC") return { NetworkMode: config.network_mode };
+  return {
+    NetworkMode: "VPC",
+    VpcConfig: { SubnetIds: config.subnet_ids, SecurityGroupIds: config.security_group_ids },
+  };
 }
 
 /** The CreateSandboxTool body for a configuration, without ClientToken (the client adds one per creation). */
 export function toolRequest(config: ToolConfig, roleArn: string): CreateSandboxToolRequest {
   const spec = {
     ToolType: "custom",
-    NetworkConfiguration: { NetworkMode: "PUBLIC" },
+    NetworkConfiguration: networkConfiguration(config),
     CustomConfiguration: { ...customConfiguration(config), Probe: readinessProbe(config.port) },
     RoleArn: roleArn || undefined,
     StorageMounts: storageMounts(config),

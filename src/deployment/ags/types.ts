@@ -1,7 +1,8 @@
 /**
  * Request and response shapes of the AGS actions swerex-ts calls (API version 2025-09-20). Field names are
- * exactly those of `ags_models.d.ts` in tencentcloud-sdk-nodejs 4.1.313 (spec/ags.md 1.2); `?` marks what the
- * SDK marks optional. Every response also carries `RequestId`.
+ * exactly those of `ags_models.d.ts` in tencentcloud-sdk-nodejs 4.1.313 (spec/ags.md 1.2), and of the newer
+ * `src/services/ags/v20250920/ags_models.ts` for the pre-cache actions; `?` marks what the SDK marks
+ * optional. Every response also carries `RequestId`.
  */
 
 export interface Tag {
@@ -246,6 +247,30 @@ export interface AcquireSandboxInstanceTokenResponse extends WithRequestId {
   TrafficToken?: string;
 }
 
+export interface CreatePreCacheImageTaskRequest {
+  Image: string;
+  ImageRegistryType: string;
+}
+export interface CreatePreCacheImageTaskResponse extends WithRequestId {
+  Image?: string;
+  ImageDigest?: string;
+  ImageRegistryType?: string;
+}
+
+export interface DescribePreCacheImageTaskRequest {
+  Image: string;
+  ImageDigest: string;
+  ImageRegistryType: string;
+}
+export interface DescribePreCacheImageTaskResponse extends WithRequestId {
+  Image?: string;
+  ImageDigest?: string;
+  ImageRegistryType?: string;
+  /** e.g. `Success`; the SDK documents no other values, the emulator uses `Pending`, `Running`, `Failed`. */
+  Status?: string;
+  Message?: string;
+}
+
 /** Every action the client sends, with its request and response types. */
 export interface AgsActions {
   CreateSandboxTool: { req: CreateSandboxToolRequest; res: CreateSandboxToolResponse };
@@ -263,6 +288,11 @@ export interface AgsActions {
   AcquireSandboxInstanceToken: {
     req: AcquireSandboxInstanceTokenRequest;
     res: AcquireSandboxInstanceTokenResponse;
+  };
+  CreatePreCacheImageTask: { req: CreatePreCacheImageTaskRequest; res: CreatePreCacheImageTaskResponse };
+  DescribePreCacheImageTask: {
+    req: DescribePreCacheImageTaskRequest;
+    res: DescribePreCacheImageTaskResponse;
   };
 }
 

@@ -22,7 +22,7 @@ import {
   sharedDockerClient,
 } from "../../docker/engine.js";
 import { DeploymentStartupError, DockerPullError, PythonTimeoutError } from "../../runtime/errors.js";
-import { RemoteRuntime, waitUntilAlive } from "../../runtime/index.js";
+import { apiUrlOf, normalizeHost, RemoteRuntime, waitUntilAlive } from "../../runtime/index.js";
 import type { IsAliveResponse } from "../../runtime/protocol.js";
 import type { IsAliveOptions } from "../../runtime/runtime.js";
 import { BaseDeployment, type StartOptions } from "../deployment.js";
@@ -51,6 +51,23 @@ export interface DockerDeploymentOptions {
    * a CLI logs (library code never writes to stderr itself).
    */
   onProgress?: (message: string) => void;
+  /**
+   * Labels naming who owns the container; default: this process (`ownerLabels()`, which `swerex reap`
+   * reaps once the process is gone). The control plane passes `serviceLabels(...)` instead.
+   */
+  ownerLabels?: Record<string, string>;
+  /** Whether SIGINT/SIGTERM of this process stop the container (../registry.ts). Default true. */
+  register?: boolean;
+}
+
+/** Where a started container's runtime answers, and with which token: enough to reach it from elsewhere. */
+export interface DockerEndpoint {
+  containerId: string;
+  containerName: string;
+  /** `http://host:port` of the swerex-remote server. */
+  url: string;
+  /** Its `--auth-token` (a secret). */
+  authToken: string;
 }
 
 /** Everything one start() created, so stop() (or a failed start) can undo exactly that. */
@@ -59,6 +76,7 @@ interface Run {
   name: string;
   container?: Docker.Container;
   runtime?: RemoteRuntime;
+  endpoint?: DockerEndpoint;
   starting?: Promise<void>;
   cleanup?: Promise<void>;
 }
@@ -97,6 +115,8 @@ export class DockerDeployment extends BaseDeployment {
   readonly config: DockerDeploymentConfig;
   private readonly docker: Docker;
   private readonly progress: (message: string) => void;
+  private readonly owner: Record<string, string> | undefined;
+  private readonly register: boolean;
   private run: Run | undefined;
 
   constructor(
@@ -107,6 +127,8 @@ export class DockerDeployment extends BaseDeployment {
     this.config = DockerDeploymentConfig.parse(config);
     this.docker = opts.docker ?? sharedDockerClient();
     this.progress = opts.onProgress ?? ((message) => this.emitProgress(message));
+    this.owner = opts.ownerLabels;
+    this.register = opts.register ?? true;
   }
 
   static fromConfig(config: DockerDeploymentConfigInput | DockerDeploymentConfig): DockerDeployment {
@@ -127,11 +149,16 @@ export class DockerDeployment extends BaseDeployment {
     return `docker container ${this.run?.name ?? "(not started)"}${id ? ` (${id.slice(0, 12)})` : ""}`;
   }
 
+  /** Set once the runtime answers: how to reach it without this object (the control plane stores it). */
+  get endpoint(): DockerEndpoint | undefined {
+    return this.run?.runtime === this._runtime ? this.run?.endpoint : undefined;
+  }
+
   async start(opts: StartOptions = {}): Promise<void> {
     if (this.run) throw new DeploymentStartupError("Deployment already started; stop() it first");
     const run: Run = { controller: new AbortController(), name: containerNameFor(this.config.image) };
     this.run = run;
-    registerDeployment(this);
+    if (this.register) registerDeployment(this);
     const signal = opts.signal
       ? AbortSignal.any([opts.signal, run.controller.signal])
       : run.controller.signal;
@@ -212,6 +239,12 @@ export class DockerDeployment extends BaseDeployment {
     run.runtime = new RemoteRuntime({ host: cfg.docker_internal_host, port: hostPort, auth_token: token });
     this._runtime = run.runtime;
     await this.waitForRuntime(run, run.runtime, signal);
+    run.endpoint = {
+      containerId: run.container.id,
+      containerName: run.name,
+      url: apiUrlOf(normalizeHost(cfg.docker_internal_host), hostPort),
+      authToken: token,
+    };
   }
 
   /** Pulls per `pull`: never (the image must be there), missing (only when absent), always. */
@@ -280,7 +313,7 @@ export class DockerDeployment extends BaseDeployment {
     // Ours last: user labels must not be able to hide a container from the reaper.
     settings.Labels = {
       ...settings.Labels,
-      ...ownerLabels(),
+      ...(this.owner ?? ownerLabels()),
       ...(cfg.remove_container ? {} : { [LABEL_KEEP]: "true" }),
     };
     return settings;

@@ -1,7 +1,8 @@
 /**
  * Finds containers that a swerex process created and left behind (it was SIGKILLed, or the machine went
  * down mid-run) by their owner labels, and removes them. By default only containers whose owner process is
- * gone are touched; containers of live processes, or of processes on other hosts, are left alone.
+ * gone are touched; containers of live processes, or of processes on other hosts, or of a control-plane
+ * service (`swerex.service` label: `swerex serve` reconciles those itself), are left alone.
  */
 import type Docker from "dockerode";
 import { engineMessage, engineStatus, sharedDockerClient } from "../../docker/engine.js";
@@ -10,6 +11,7 @@ import {
   LABEL_MANAGED,
   LABEL_OWNER_HOST,
   LABEL_OWNER_PID,
+  LABEL_SERVICE,
   type OwnerState,
   ownerState,
 } from "../owner.js";
@@ -49,7 +51,8 @@ export async function reapContainers(opts: ReapOptions = {}): Promise<ReapedCont
   for (const info of list) {
     const labels = info.Labels ?? {};
     const state = ownerState(labels);
-    if (!opts.all && state !== "dead") continue;
+    // A control-plane service's sandboxes outlive its process by design (their leases own them).
+    if (!opts.all && (state !== "dead" || labels[LABEL_SERVICE] !== undefined)) continue;
     const keep = labels[LABEL_KEEP] === "true";
     const result: ReapedContainer = {
       id: info.Id,

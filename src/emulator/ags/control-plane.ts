@@ -4,10 +4,11 @@ import { sleep } from "../../runtime/index.js";
 import { AgsApiError } from "./api-error.js";
 import type { EmulatorLogger } from "./context.js";
 import type { RateLimiter } from "./rate-limit.js";
-import { verifyTc3 } from "./tc3.js";
+import { preverifyTc3, verifyTc3 } from "./tc3.js";
 
 export const AGS_API_VERSION = "2025-09-20";
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** The API's limit for a POST body (Tencent Cloud API 3.0: 10 MB). */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** `Region` (X-TC-Region) is a required common parameter except for these actions (spec/ags.md §1.1). */
 const REGION_OPTIONAL = new Set(["AcquireSandboxInstanceToken"]);
 
@@ -32,17 +33,27 @@ export interface ControlPlaneOptions {
   callCounts: Map<string, number>;
   logger: EmulatorLogger | undefined;
   random: () => number;
+  /** Regions the service answers for (`X-TC-Region`); others get `UnsupportedRegion`. */
+  regions: ReadonlySet<string>;
+  /** The STS session token that must come as `X-TC-Token` with this SecretId, if any. */
+  lookupSessionToken: (secretId: string) => string | undefined;
+  maxBodyBytes: number;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function tooLarge(max: number): AgsApiError {
+  return new AgsApiError("InvalidParameter", `The request body is larger than ${max} bytes.`);
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new AgsApiError("InvalidParameter", "The request body is too large."));
-        req.destroy();
+      if (size > max) {
+        reject(tooLarge(max));
+        // Stop reading; the answer still goes out, then the connection closes.
+        req.pause();
         return;
       }
       chunks.push(c);
@@ -52,12 +63,19 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function send(res: ServerResponse, traceId: string | undefined, response: Record<string, unknown>): void {
+function send(
+  res: ServerResponse,
+  traceId: string | undefined,
+  response: Record<string, unknown>,
+  close = false,
+): void {
   const body = JSON.stringify({ Response: response });
   const headers: Record<string, string> = {
     "content-type": "application/json",
     "content-length": String(Buffer.byteLength(body)),
   };
+  // An answer given before the body was read ends the connection: the unread body cannot be skipped.
+  if (close) headers.connection = "close";
   // Echoing the trace ID fills the SDK error's `traceId`.
   if (traceId) headers["x-tc-traceid"] = traceId;
   res.writeHead(200, headers);
@@ -74,29 +92,49 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
     const traceHeader = req.headers["x-tc-traceid"];
     const traceId = Array.isArray(traceHeader) ? traceHeader[0] : traceHeader;
     let action = "";
+    let bodyRead = false;
     try {
-      const url = new URL(req.url ?? "/", "http://emulator");
-      if (req.method !== "POST" || url.pathname !== "/") {
+      // No URL parsing: `//` or `//host/x` is a path here, not an authority.
+      const raw = req.url ?? "/";
+      const q = raw.indexOf("?");
+      const pathname = q === -1 ? raw : raw.slice(0, q);
+      const query = q === -1 ? "" : raw.slice(q + 1);
+      if (req.method !== "POST" || pathname !== "/") {
         // The real endpoint also answers non-API paths with an envelope, not a bare 404.
-        req.resume();
         throw new AgsApiError(
           "InvalidAction",
-          `The API endpoint accepts only POST / (got ${req.method} ${url.pathname}).`,
+          `The API endpoint accepts only POST / (got ${req.method} ${pathname.slice(0, 100)}).`,
         );
       }
-      const body = await readBody(req);
       const auth = req.headers.authorization;
-      verifyTc3({
+      const nowSeconds = Math.floor(Date.now() / 1000);
+      const header = {
         authorization: auth,
         headers: req.headers,
-        body,
-        path: url.pathname,
-        query: url.search.slice(1),
         lookupSecretKey: opts.lookupSecretKey,
-        nowSeconds: Math.floor(Date.now() / 1000),
+        nowSeconds,
         windowSeconds: opts.signatureWindowSeconds,
         requireService: opts.strictService ? "ags" : undefined,
-      });
+      };
+      // Who is calling is settled before the body is read: an unknown caller never costs a large read.
+      preverifyTc3(header);
+      const declared = Number(req.headers["content-length"] ?? 0);
+      if (declared > opts.maxBodyBytes) throw tooLarge(opts.maxBodyBytes);
+      const body = await readBody(req, opts.maxBodyBytes);
+      bodyRead = true;
+      const { secretId } = verifyTc3({ ...header, body, path: pathname, query });
+      const expectedToken = opts.lookupSessionToken(secretId);
+      if (expectedToken !== undefined) {
+        const token = req.headers["x-tc-token"];
+        if (token !== expectedToken) {
+          throw new AgsApiError(
+            "AuthFailure.TokenFailure",
+            token === undefined
+              ? "These credentials are temporary: the request needs the session token in X-TC-Token."
+              : "The session token (X-TC-Token) is invalid or does not belong to this SecretId.",
+          );
+        }
+      }
       const version = String(req.headers["x-tc-version"] ?? "");
       if (version !== AGS_API_VERSION) {
         throw new AgsApiError(
@@ -118,6 +156,12 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
       const region = req.headers["x-tc-region"];
       if (!region && !REGION_OPTIONAL.has(action)) {
         throw new AgsApiError("MissingParameter", "The request is missing a required parameter `Region`.");
+      }
+      if (typeof region === "string" && region !== "" && !opts.regions.has(region)) {
+        throw new AgsApiError(
+          "UnsupportedRegion",
+          `The API does not support the region \`${region.slice(0, 64)}\`.`,
+        );
       }
       const latency = opts.apiLatencyMs();
       if (latency > 0) await sleep(latency);
@@ -141,7 +185,12 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
           : new AgsApiError("InternalError", "An internal error has occurred. Retry your request.");
       if (!(err instanceof AgsApiError))
         opts.logger?.warn({ action, err: String(err) }, "emulator action failed");
-      send(res, traceId, { Error: { Code: apiErr.code, Message: apiErr.message }, RequestId: requestId });
+      send(
+        res,
+        traceId,
+        { Error: { Code: apiErr.code, Message: apiErr.message }, RequestId: requestId },
+        !bodyRead,
+      );
     }
   };
 }

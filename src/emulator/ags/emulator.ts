@@ -1,14 +1,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Dispatcher } from "undici";
+import { createHostRoutingDispatcher, createHostRoutingHttpAgent } from "../../net/index.js";
 import { sleep } from "../../runtime/index.js";
 import { LocalBackend, type RuntimeServerSpawner } from "./backends/local.js";
 import type { SandboxBackend } from "./backends/types.js";
 import type { EmulatorContext, EmulatorLogger } from "./context.js";
-import { createControlPlaneHandler, type InjectedFault } from "./control-plane.js";
-import { createEmulatorDispatcher, createEmulatorHttpAgent } from "./dispatcher.js";
-import { createGateway, parseGatewayHost } from "./gateway.js";
+import { createControlPlaneHandler, type InjectedFault, MAX_BODY_BYTES } from "./control-plane.js";
+import { createGateway, isSandboxHost, parseGatewayHost } from "./gateway.js";
 import { type InstanceRecord, InstanceStore } from "./instances.js";
+import { PrecacheStore } from "./precache.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { TimestampStyle } from "./timefmt.js";
 import { type ToolRecord, ToolStore } from "./tools.js";
@@ -16,6 +17,8 @@ import { type ToolRecord, ToolStore } from "./tools.js";
 export interface AgsEmulatorCredential {
   secretId: string;
   secretKey: string;
+  /** STS temporary credentials: requests must carry this token as `X-TC-Token`. */
+  sessionToken?: string;
 }
 
 export interface AgsEmulatorFault {
@@ -55,8 +58,14 @@ export interface AgsEmulatorOptions {
     toolMs?: number;
     /** STOPPING / PAUSING / RESUMING minimum duration. */
     transitionMs?: number;
+    /** How long an image pre-cache task takes (Pending → Running → Success). */
+    precacheMs?: number;
   };
   faults?: { errorRate?: Record<string, number | AgsEmulatorFault> };
+  /** Regions answered (`X-TC-Region`); others get `UnsupportedRegion`. Default {@link DEFAULT_AGS_REGIONS}. */
+  regions?: readonly string[];
+  /** Largest request body the control plane reads (bytes; default 10 MB, the API's limit). */
+  maxBodyBytes?: number;
   /** Allowed clock skew of X-TC-Timestamp (seconds). */
   signatureWindowSeconds?: number;
   /** Require the credential-scope service `ags` (clients must use an `ags.*` endpoint name). */
@@ -105,12 +114,41 @@ export interface AgsEmulator {
     setApiLatency(ms: number): void;
     /** The next CreateSandboxTool ends FAILED with this StatusReason. */
     failNextToolCreation(reason?: string): void;
+    /**
+     * The next `count` StartSandboxInstance calls are refused: `quota` answers
+     * `LimitExceeded.SandboxInstance`, `capacity` answers `ResourceInsufficient.SandboxInstance`.
+     */
+    refuseStarts(count: number, kind: "quota" | "capacity"): void;
+    /** The next new pre-cache task ends `Failed` with this message. */
+    failNextPrecache(message?: string): void;
   };
   /** Stops every backend process/container started, then the server. */
   close(): Promise<void>;
 }
 
 export const DEFAULT_AGS_DOMAIN = "ap-chongqing.tencentags.com";
+/**
+ * Tencent Cloud's public regions. AGS may serve fewer; pass `regions` to match an account. A region outside
+ * the list gets `UnsupportedRegion`, as the real API answers.
+ */
+export const DEFAULT_AGS_REGIONS = [
+  "ap-guangzhou",
+  "ap-shanghai",
+  "ap-nanjing",
+  "ap-beijing",
+  "ap-chengdu",
+  "ap-chongqing",
+  "ap-hongkong",
+  "ap-singapore",
+  "ap-jakarta",
+  "ap-seoul",
+  "ap-tokyo",
+  "ap-bangkok",
+  "na-siliconvalley",
+  "na-ashburn",
+  "eu-frankfurt",
+  "sa-saopaulo",
+] as const;
 const ACTION_NAMES = [
   "CreateSandboxTool",
   "DescribeSandboxToolList",
@@ -123,6 +161,8 @@ const ACTION_NAMES = [
   "ResumeSandboxInstance",
   "UpdateSandboxInstance",
   "AcquireSandboxInstanceToken",
+  "CreatePreCacheImageTask",
+  "DescribePreCacheImageTask",
 ] as const;
 export type AgsEmulatorAction = (typeof ACTION_NAMES)[number];
 
@@ -180,6 +220,10 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
   };
   const tools = new ToolStore(ctx);
   const instances = new InstanceStore(ctx, tools);
+  const precache = new PrecacheStore(ctx, latency.precacheMs ?? 0);
+  const sessionTokens = new Map(
+    opts.credentials.flatMap((c) => (c.sessionToken ? [[c.secretId, c.sessionToken] as const] : [])),
+  );
   const faults = new Map<string, InjectedFault>(
     Object.entries(opts.faults?.errorRate ?? {}).map(([a, f]) => [a, toFault(f)]),
   );
@@ -197,6 +241,8 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
     ResumeSandboxInstance: (b) => instances.resume(b),
     UpdateSandboxInstance: (b) => instances.update(b),
     AcquireSandboxInstanceToken: (b) => instances.acquireToken(b),
+    CreatePreCacheImageTask: (b) => precache.create(b),
+    DescribePreCacheImageTask: (b) => precache.describe(b),
   };
   const controlPlane = createControlPlaneHandler({
     actions,
@@ -209,6 +255,9 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
     callCounts,
     logger: opts.logger,
     random: Math.random,
+    regions: new Set(opts.regions ?? DEFAULT_AGS_REGIONS),
+    lookupSessionToken: (id) => sessionTokens.get(id),
+    maxBodyBytes: opts.maxBodyBytes ?? MAX_BODY_BYTES,
   });
   const gateway = createGateway({
     domain,
@@ -219,6 +268,7 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const route = parseGatewayHost(req.headers.host, domain);
     if (route) gateway.handle(req, res, route);
+    else if (isSandboxHost(req.headers.host)) gateway.unknownDomain(req, res);
     else void controlPlane(req, res);
   });
   // Long runtime commands stream nothing for minutes; the gateway's own upstream timeout bounds them.
@@ -256,12 +306,12 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
     domain,
     instanceUrl: (id, p) => `https://${p}-${id}.${domain}`,
     dispatcher() {
-      const d = createEmulatorDispatcher(routing);
+      const d = createHostRoutingDispatcher(routing);
       dispatchers.push(d);
       return d;
     },
     httpAgent(apiHostnames) {
-      const a = createEmulatorHttpAgent({ ...routing, apiHostnames });
+      const a = createHostRoutingHttpAgent({ ...routing, apiHostnames });
       agents.push(a);
       return a;
     },
@@ -281,6 +331,8 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
         apiLatencyMs = ms;
       },
       failNextToolCreation: (reason = "InternalError") => tools.failNextCreation(reason),
+      refuseStarts: (count, kind) => instances.refuseNextStarts(count, kind),
+      failNextPrecache: (message = "failed to pull image: manifest unknown") => precache.failNext(message),
     },
     close() {
       closed ??= (async () => {

@@ -18,6 +18,14 @@ export function parseGatewayHost(host: string | undefined, domain: string): Gate
   return { port: Number(m[1]), instanceId: m[2] as string };
 }
 
+/**
+ * A host that names a sandbox port (`{port}-{id}.<some domain>`): traffic for a gateway, never for the API,
+ * even when the domain is not the one this gateway serves.
+ */
+export function isSandboxHost(host: string | undefined): boolean {
+  return !!host && /^\d+-[a-z0-9]+\.[a-z0-9.-]+$/i.test(host.replace(/:\d+$/, ""));
+}
+
 // Hop-by-hop headers (RFC 9110 §7.6.1) are per connection; the access token stays at the gateway.
 const DROP_REQUEST_HEADERS = new Set([
   "connection",
@@ -120,5 +128,11 @@ export function createGateway(opts: GatewayOptions) {
     });
     req.pipe(upstream);
   };
-  return { handle, close: () => agent.destroy() };
+  /** A sandbox host of another domain: this gateway does not know it, as a real one of another region. */
+  const unknownDomain = (req: IncomingMessage, res: ServerResponse): void => {
+    req.resume();
+    const hostname = (req.headers.host ?? "").replace(/:\d+$/, "").slice(0, 200);
+    sendJson(res, 404, `no sandbox ${hostname} here: this gateway serves *.${opts.domain}`);
+  };
+  return { handle, unknownDomain, close: () => agent.destroy() };
 }

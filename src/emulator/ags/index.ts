@@ -1,3 +1,8 @@
+export {
+  createHostRoutingDispatcher as createEmulatorDispatcher,
+  createHostRoutingHttpAgent as createEmulatorHttpAgent,
+  type HostRoutingOptions as EmulatorRoutingOptions,
+} from "../../net/index.js";
 export { AgsApiError } from "./api-error.js";
 export { LocalBackend, type RuntimeServerSpawner } from "./backends/local.js";
 export type {
@@ -9,11 +14,6 @@ export type {
 } from "./backends/types.js";
 export type { EmulatorLogger } from "./context.js";
 export { AGS_API_VERSION } from "./control-plane.js";
-export {
-  createEmulatorDispatcher,
-  createEmulatorHttpAgent,
-  type EmulatorRoutingOptions,
-} from "./dispatcher.js";
 export { parseAgsDuration } from "./duration.js";
 export {
   type AgsEmulator,
@@ -22,6 +22,7 @@ export {
   type AgsEmulatorFault,
   type AgsEmulatorOptions,
   DEFAULT_AGS_DOMAIN,
+  DEFAULT_AGS_REGIONS,
   startAgsEmulator,
 } from "./emulator.js";
 export { parseGatewayHost } from "./gateway.js";

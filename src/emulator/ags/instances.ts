@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { AgsApiRules } from "../../deployment/ags/index.js";
 import { AgsApiError } from "./api-error.js";
 import type { BackendHandle, ResolvedImageMount } from "./backends/types.js";
 import { ClientTokens } from "./client-token.js";
@@ -72,7 +73,6 @@ const STOPPABLE: ReadonlySet<InstanceStatus> = new Set([
 /** States whose ExpiresAt is enforced; a paused instance keeps its record until resumed or stopped. */
 const EXPIRING: ReadonlySet<InstanceStatus> = new Set(["STARTING", "RUNNING", "RESUMING"]);
 const HEALTH_CHECK_INTERVAL_MS = 1000;
-const MOUNT_PATH_PREFIXES = ["/home", "/workspace", "/data", "/mnt"];
 
 export interface InstanceRecord {
   InstanceId: string;
@@ -105,6 +105,8 @@ export class InstanceStore {
   private readonly instances = new Map<string, InstanceRecord>();
   private readonly clientTokens = new ClientTokens();
   private seq = 0;
+  /** Fault injection: the next starts are refused for quota or capacity, as the real service does. */
+  private refusals: ("quota" | "capacity")[] = [];
 
   constructor(
     private readonly ctx: EmulatorContext,
@@ -167,6 +169,10 @@ export class InstanceStore {
     ).length;
   }
 
+  refuseNextStarts(count: number, kind: "quota" | "capacity"): void {
+    for (let i = 0; i < count; i++) this.refusals.push(kind);
+  }
+
   start(body: unknown): Record<string, unknown> {
     const req = parseRequest(StartSandboxInstanceRequest, body);
     const claim = this.clientTokens.claim(req);
@@ -209,7 +215,14 @@ export class InstanceStore {
     const mountOptions = req.MountOptions ?? [];
     const mounts = resolveMounts(tool, mountOptions);
     const used = this.quotaUsed();
-    if (used >= this.ctx.instanceQuota) {
+    const refusal = this.refusals.shift();
+    if (refusal === "capacity") {
+      throw new AgsApiError(
+        "ResourceInsufficient.SandboxInstance",
+        "Insufficient resources to start the sandbox instance in this region. Please try again later.",
+      );
+    }
+    if (used >= this.ctx.instanceQuota || refusal === "quota") {
       throw new AgsApiError(
         "LimitExceeded.SandboxInstance",
         `Sandbox instance quota exceeded. Current: ${used}, Max: ${this.ctx.instanceQuota}.`,
@@ -540,19 +553,23 @@ function resolveMounts(tool: ToolRecord, options: z.output<typeof MountOption>[]
   for (const o of options) {
     if (!o.Name)
       throw new AgsApiError("InvalidParameterValue.MountOption", "MountOptions[].Name is required.");
-    if (!tool.StorageMounts.some((m) => m.Name === o.Name)) {
+    const mount = tool.StorageMounts.find((m) => m.Name === o.Name);
+    if (!mount) {
       throw new AgsApiError(
         "ResourceNotFound.StorageMount",
         `Storage mount "${o.Name}" is not defined by the tool.`,
       );
     }
-    if (
-      o.MountPath !== undefined &&
-      !MOUNT_PATH_PREFIXES.some((p) => o.MountPath === p || o.MountPath?.startsWith(`${p}/`))
-    ) {
+    if (o.MountPath !== undefined && !AgsApiRules.isMountOptionPath(o.MountPath)) {
       throw new AgsApiError(
         "InvalidParameterValue.MountOption",
-        `MountOptions MountPath "${o.MountPath}" is not allowed; use a path under ${MOUNT_PATH_PREFIXES.join(", ")}.`,
+        `MountOptions MountPath "${o.MountPath}" is not allowed; use a path under ${AgsApiRules.MOUNT_OPTION_ROOTS.join(", ")}.`,
+      );
+    }
+    if (mount.ReadOnly === true && o.ReadOnly === false) {
+      throw new AgsApiError(
+        "InvalidParameterValue.MountOption",
+        `Storage mount "${o.Name}" is read-only in the tool; MountOptions may not make it writable.`,
       );
     }
   }

@@ -27,7 +27,7 @@ export async function waitUntilReady(
     const target = resolve();
     if (target) {
       try {
-        const res = await request(`http://${target.host}:${target.port}${spec.path}`, {
+        const res = await request(probeUrl(target, spec.path), {
           method: "GET",
           signal: AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, spec.probeTimeoutMs))]),
         });
@@ -43,4 +43,18 @@ export async function waitUntilReady(
     await sleep(wait);
   }
   return false;
+}
+
+/**
+ * The probe's URL on the sandbox. The path is joined to the sandbox's origin, never pasted after it: a
+ * `Path` such as `@evil:80/x` or `//evil/x` would otherwise name another host.
+ */
+export function probeUrl(target: LoopbackTarget, path: string): string {
+  const origin = `http://${target.host}:${target.port}`;
+  const url = new URL(
+    path.startsWith("/") && !path.startsWith("//") ? path : `/${path.replace(/^\/+/, "")}`,
+    origin,
+  );
+  if (url.origin !== origin) throw new Error(`probe path ${JSON.stringify(path)} leaves the sandbox`);
+  return url.href;
 }

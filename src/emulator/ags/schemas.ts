@@ -1,5 +1,9 @@
 import { z } from "zod";
+import { AgsApiRules } from "../../deployment/ags/index.js";
 import { AgsApiError } from "./api-error.js";
+
+const { CPU_PATTERN, isLogFilePath, MAX_LOG_FILES, MAX_PORT, MEMORY_PATTERN, MIN_PORT, STORAGE_SIZES } =
+  AgsApiRules;
 
 /**
  * Request schemas of the AGS actions the emulator implements (field names from ags_models.d.ts 4.1.313).
@@ -18,10 +22,19 @@ export const NetworkConfiguration = loose({
     SecurityGroupIds: z.array(z.string()).optional(),
   }).optional(),
 });
+/** A port number as the API accepts it (refusals are `InvalidParameterValue`). */
+const Port = z
+  .number()
+  .int()
+  .refine((p) => p >= MIN_PORT && p <= MAX_PORT, `must be a port between ${MIN_PORT} and ${MAX_PORT}`);
+/** A probe path: absolute, and never an authority (`//host` or `@host:port/x` would leave the sandbox). */
+const ProbePath = z
+  .string()
+  .refine((p) => p.startsWith("/") && !p.startsWith("//"), 'must be an absolute path such as "/health"');
 export const Probe = loose({
   HttpGet: loose({
-    Path: z.string().optional(),
-    Port: z.number().int().optional(),
+    Path: ProbePath.optional(),
+    Port: Port.optional(),
     Scheme: z.string().optional(),
   }).optional(),
   ReadyTimeoutMs: z.number().int().nonnegative().optional(),
@@ -40,15 +53,22 @@ export const CustomConfiguration = loose({
     .array(
       loose({
         Name: z.string().optional(),
-        Port: z.number().int().optional(),
+        Port: Port.optional(),
         Protocol: z.string().optional(),
       }),
     )
     .optional(),
   Resources: loose({
-    CPU: z.string().optional(),
-    Memory: z.string().optional(),
-    Storage: z.string().nullable().optional(),
+    CPU: z.string().regex(CPU_PATTERN, 'must be a CPU amount such as "1" or "500m"').optional(),
+    Memory: z.string().regex(MEMORY_PATTERN, 'must be a memory size such as "1Gi" or "512Mi"').optional(),
+    Storage: z
+      .string()
+      .refine(
+        (v) => v === "" || (STORAGE_SIZES as readonly string[]).includes(v),
+        `must be one of ${STORAGE_SIZES.join(", ")}`,
+      )
+      .nullable()
+      .optional(),
   }).optional(),
   Probe: Probe.optional(),
   DNSConfig: loose({ Servers: z.array(z.string()) }).optional(),
@@ -63,7 +83,11 @@ export const StorageMount = loose({
       ImageRegistryType: z.string().optional(),
       SubPath: z.string().optional(),
     }).optional(),
-    Cos: z.record(z.string(), z.unknown()).optional(),
+    Cos: loose({
+      Endpoint: z.string().optional(),
+      BucketName: z.string().optional(),
+      BucketPath: z.string().optional(),
+    }).optional(),
     Cfs: z.record(z.string(), z.unknown()).optional(),
     AgentBucket: z.record(z.string(), z.unknown()).optional(),
   }).optional(),
@@ -88,6 +112,17 @@ export const TOOL_TYPES = [
   "waa",
 ] as const;
 
+export const LogConfiguration = loose({
+  CLSConfig: loose({ TopicId: z.string().optional() }).optional(),
+  LogSources: loose({
+    Files: z
+      .array(z.string().refine(isLogFilePath, "must be a file directly under /logs/"))
+      .max(MAX_LOG_FILES)
+      .nullable()
+      .optional(),
+  }).optional(),
+});
+
 export const CreateSandboxToolRequest = z.strictObject({
   ToolName: z.string(),
   ToolType: z.string(),
@@ -100,7 +135,7 @@ export const CreateSandboxToolRequest = z.strictObject({
   StorageMounts: z.array(StorageMount).optional(),
   CustomConfiguration: CustomConfiguration.optional(),
   ComputerConfiguration: z.record(z.string(), z.unknown()).optional(),
-  LogConfiguration: z.record(z.string(), z.unknown()).optional(),
+  LogConfiguration: LogConfiguration.optional(),
   Persistent: z.boolean().optional(),
 });
 export const UpdateSandboxToolRequest = z.strictObject({
@@ -174,8 +209,23 @@ export function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.o
       `The parameter \`${field ? `${field}.` : ""}${key}\` is not recognized.`,
     );
   }
-  if (issue.code === "invalid_type" && issue.input === undefined) {
+  if (issue.code !== "custom" && issue.input === undefined) {
     throw new AgsApiError("MissingParameter", `The request is missing a required parameter \`${field}\`.`);
+  }
+  if (issue.code === "custom" || issue.code === "too_big" || issue.code === "invalid_format") {
+    // A value of the right type that the service refuses (a format, a range, an enum of strings).
+    throw new AgsApiError("InvalidParameterValue", `The value of \`${field}\` is invalid: ${issue.message}.`);
   }
   throw new AgsApiError("InvalidParameter", `The parameter \`${field}\` is invalid: ${issue.message}.`);
 }
+
+export const PRECACHE_REGISTRY_TYPES = ["enterprise", "personal", "custom"] as const;
+export const CreatePreCacheImageTaskRequest = z.strictObject({
+  Image: z.string().min(1),
+  ImageRegistryType: z.string(),
+});
+export const DescribePreCacheImageTaskRequest = z.strictObject({
+  Image: z.string().min(1),
+  ImageDigest: z.string(),
+  ImageRegistryType: z.string(),
+});

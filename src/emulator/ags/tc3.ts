@@ -109,8 +109,38 @@ function headerValue(headers: Tc3VerifyInput["headers"], name: string): string |
   return Array.isArray(v) ? v.join(",") : v;
 }
 
+/**
+ * What can be checked before the body is read: the header's form, the SecretId, the timestamp window and
+ * the scope's date. A server that does this first never reads a large body for an unauthenticated caller.
+ */
+export function preverifyTc3(input: Omit<Tc3VerifyInput, "body" | "path" | "query">): Tc3Verified {
+  return checkHeader(input).verified;
+}
+
 /** Server-side check of spec/ags.md §2.3; throws AgsApiError with the real AuthFailure.* codes. */
 export function verifyTc3(input: Tc3VerifyInput): Tc3Verified {
+  const { verified, date, signedHeaders, sig, secretKey, timestamp } = checkHeader(input);
+  const { service } = verified;
+  const names = signedHeaders.split(";");
+  if (!names.includes("content-type") || !names.includes("host")) {
+    throw new AgsApiError("AuthFailure.SignatureFailure", SIGNATURE_FAILURE);
+  }
+  let canonicalHeaders = "";
+  for (const name of names) {
+    let value = headerValue(input.headers, name) ?? "";
+    // The SDK signs the hostname only, while the Host header carries the port.
+    if (name === "host") value = value.replace(/:\d+$/, "");
+    canonicalHeaders += `${name}:${value.trim()}\n`;
+  }
+  const canonical = canonicalRequest(input.path, input.query, canonicalHeaders, signedHeaders, input.body);
+  const expected = signature(secretKey, date, service, timestamp, canonical);
+  if (!timingSafeEqual(Buffer.from(expected), Buffer.from(sig))) {
+    throw new AgsApiError("AuthFailure.SignatureFailure", SIGNATURE_FAILURE);
+  }
+  return verified;
+}
+
+function checkHeader(input: Omit<Tc3VerifyInput, "body" | "path" | "query">) {
   const auth = input.authorization;
   if (!auth) throw new AgsApiError("AuthFailure.InvalidAuthorization", "Authorization header is missing.");
   const m = AUTH_RE.exec(auth.trim());
@@ -141,21 +171,5 @@ export function verifyTc3(input: Tc3VerifyInput): Tc3Verified {
   if (input.requireService !== undefined && service !== input.requireService) {
     throw new AgsApiError("AuthFailure.SignatureFailure", SIGNATURE_FAILURE);
   }
-  const names = signedHeaders.split(";");
-  if (!names.includes("content-type") || !names.includes("host")) {
-    throw new AgsApiError("AuthFailure.SignatureFailure", SIGNATURE_FAILURE);
-  }
-  let canonicalHeaders = "";
-  for (const name of names) {
-    let value = headerValue(input.headers, name) ?? "";
-    // The SDK signs the hostname only, while the Host header carries the port.
-    if (name === "host") value = value.replace(/:\d+$/, "");
-    canonicalHeaders += `${name}:${value.trim()}\n`;
-  }
-  const canonical = canonicalRequest(input.path, input.query, canonicalHeaders, signedHeaders, input.body);
-  const expected = signature(secretKey, date, service, timestamp, canonical);
-  if (!timingSafeEqual(Buffer.from(expected), Buffer.from(sig))) {
-    throw new AgsApiError("AuthFailure.SignatureFailure", SIGNATURE_FAILURE);
-  }
-  return { secretId, service };
+  return { verified: { secretId, service }, date, signedHeaders, sig, secretKey, timestamp };
 }

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { AgsApiRules } from "../../deployment/ags/index.js";
 import { AgsApiError } from "./api-error.js";
 import { ClientTokens } from "./client-token.js";
 import type { EmulatorContext } from "./context.js";
@@ -120,9 +121,7 @@ export class ToolStore {
     if (req.Description !== undefined && req.Description.length > 200) {
       throw new AgsApiError("InvalidParameterValue", "The value of `Description` exceeds 200 characters.");
     }
-    if (req.NetworkConfiguration.NetworkMode === "VPC" && !req.NetworkConfiguration.VpcConfig) {
-      throw new AgsApiError("MissingParameter.VPCParameters", "NetworkMode VPC requires `VpcConfig`.");
-    }
+    checkNetwork(req.NetworkConfiguration);
     this.validateMounts(req.StorageMounts ?? [], req.RoleArn);
     const defaultTimeout =
       req.DefaultTimeout === undefined
@@ -179,6 +178,23 @@ export class ToolStore {
           `StorageMounts[${i}].MountPath must be an absolute path.`,
         );
       }
+      const cos = m.StorageSource?.Cos;
+      if (cos) {
+        if (!cos.BucketName) {
+          throw new AgsApiError(
+            "InvalidParameterValue.StorageMount",
+            `StorageMounts[${i}].StorageSource.Cos.BucketName is required.`,
+          );
+        }
+        if (cos.BucketPath !== undefined && !cos.BucketPath.startsWith("/")) {
+          throw new AgsApiError(
+            "InvalidParameterValue.StorageMount",
+            `StorageMounts[${i}].StorageSource.Cos.BucketPath must be an absolute path.`,
+          );
+        }
+        if (!roleArn)
+          throw new AgsApiError("MissingParameter.RoleArn", "COS storage mounts require `RoleArn`.");
+      }
       const image = m.StorageSource?.Image;
       if (image) {
         if (!image.Reference) {
@@ -195,6 +211,7 @@ export class ToolStore {
 
   update(body: unknown): Record<string, unknown> {
     const req = parseRequest(UpdateSandboxToolRequest, body);
+    if (req.NetworkConfiguration !== undefined) checkNetwork(req.NetworkConfiguration);
     const tool = this.require(req.ToolId);
     if (tool.Status === "DELETING") {
       throw new AgsApiError(
@@ -248,5 +265,29 @@ export class ToolStore {
     const tool = this.tools.get(toolId);
     if (!tool) throw new AgsApiError("ResourceNotFound.SandboxTool", `SandboxTool ${toolId} not found.`);
     return tool;
+  }
+}
+
+/** VPC needs its subnets and security groups, in the API's id formats. */
+function checkNetwork(net: z.output<typeof NetworkConfiguration>): void {
+  if (net.NetworkMode !== "VPC") return;
+  const subnets = net.VpcConfig?.SubnetIds ?? [];
+  const groups = net.VpcConfig?.SecurityGroupIds ?? [];
+  if (subnets.length === 0 || groups.length === 0) {
+    throw new AgsApiError(
+      "MissingParameter.VPCParameters",
+      "NetworkMode VPC requires `VpcConfig.SubnetIds` and `VpcConfig.SecurityGroupIds`.",
+    );
+  }
+  const badSubnet = subnets.find((id) => !AgsApiRules.SUBNET_ID_PATTERN.test(id));
+  if (badSubnet !== undefined) {
+    throw new AgsApiError("InvalidParameterValue.SubnetId", `Subnet ID "${badSubnet}" is invalid.`);
+  }
+  const badGroup = groups.find((id) => !AgsApiRules.SECURITY_GROUP_ID_PATTERN.test(id));
+  if (badGroup !== undefined) {
+    throw new AgsApiError(
+      "InvalidParameterValue.SecurityGroupId",
+      `Security group ID "${badGroup}" is invalid.`,
+    );
   }
 }

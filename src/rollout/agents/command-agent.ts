@@ -27,6 +27,9 @@ export interface CommandAgentInput {
 }
 
 const TAIL = 8000;
+/** bash's exit codes for "command not found" and "found but not executable". */
+const SHELL_NOT_FOUND = 127;
+const SHELL_NOT_EXECUTABLE = 126;
 
 /** The seed's patch file locations: `<out>/<id>/<id>.patch`, `<out>/<id>.patch`, then any `<out>/*.patch`. */
 export function outputPatchFile(outputDir: string, instanceId: string): () => Promise<string | null> {
@@ -138,6 +141,13 @@ export async function runCommandAgent(input: CommandAgentInput): Promise<AgentRu
         error: `could not start the agent command: ${error.message}`,
       };
     if (code === 0) return { ...base, exit_status: "submitted" };
+    if (code === SHELL_NOT_FOUND || code === SHELL_NOT_EXECUTABLE) {
+      return {
+        ...base,
+        exit_status: "agent_error",
+        error: `the agent command was not found or is not executable (exit ${code}): ${tail.trim().split("\n").at(-1) ?? ""}`,
+      };
+    }
     return { ...base, exit_status: "agent_error", error: `the agent command exited with ${code ?? sig}` };
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -18,8 +18,8 @@ export const AgentConfigSchema = z
     type: z.enum(["bash", "command"]).default("bash"),
     /** Model replies the bash agent may get before the rollout ends (seed: 15). */
     max_turns: positiveInt.default(15),
-    /** Model calls the proxy answers for one rollout (seed: 30; SWE-agent's `per_instance_call_limit`). */
-    max_steps: positiveInt.default(30),
+    /** Model calls the proxy answers for one rollout (seed: 30); 0 = no limit, as SWE-agent's `per_instance_call_limit`. */
+    max_steps: z.number().int().nonnegative().default(30),
     /** Seconds one command may run in the sandbox (seed: 300). */
     execution_timeout: positiveSeconds.default(300),
     /** Seconds the whole agent run may take; past it the agent is killed and the sandbox stopped (seed: 1800). */

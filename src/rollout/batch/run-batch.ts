@@ -11,6 +11,7 @@ import { getDeployment } from "../../deployment/config.js";
 import type { Deployment } from "../../deployment/deployment.js";
 import { registerDeployment, unregisterDeployment } from "../../deployment/registry.js";
 import type { AgentConfig } from "../agents/config.js";
+import { TrainerPolicy } from "../policy/trainer.js";
 import { startModelProxy } from "../proxy/model-proxy.js";
 import type { RewardConfig } from "../reward/reward.js";
 import { type RolloutResult, runRollout } from "../rollout.js";
@@ -36,6 +37,8 @@ export interface RunBatchInput {
   stdout?: NodeJS.WritableStream;
   /** For tests: make deployments some other way. */
   createDeployment?: (task: SweTask) => Deployment;
+  /** Port of the run's proxy (`--policy.port` for the trainer policy); default any free port. */
+  proxyPort?: number;
 }
 
 export interface RunBatchOutput {
@@ -92,20 +95,32 @@ export async function runBatch(input: RunBatchInput): Promise<RunBatchOutput> {
     input.createDeployment ?? ((task: SweTask) => getDeployment(deploymentConfigFor(input.deployment, task)));
 
   const proxy = await startModelProxy({
-    port: 0,
+    port: input.proxyPort ?? 0,
     policy: input.policy,
     record: paths.model_calls,
     requestTimeoutS: options.model_timeout,
     maxSteps: input.agent.max_steps,
   });
+  if (input.policy instanceof TrainerPolicy) {
+    // The trainer needs to know where to poll; one parsable line on stdout, like `swerex proxy`'s.
+    stdout.write(`TRAINER_URL=${proxy.url}\n`);
+    stderr.write(
+      `run-batch: trainer routes at ${proxy.url}: GET /trainer/requests?wait=30, POST /trainer/responses/{request_id}\n`,
+    );
+  }
   let next = 0;
   const inflight = new Set<Promise<unknown>>();
   // On SIGINT/SIGTERM the dispatcher aborts `signal` and then stops everything registered before it exits:
   // this entry holds the exit until the cancelled rollouts have killed their commands and stopped their
-  // sandboxes (containers register themselves as well, and are stopped regardless).
+  // sandboxes (containers register themselves as well, and are stopped regardless) AND their `cancelled`
+  // lines and summary.json are written: the whole batch's end, bounded by the drain deadline.
+  let batchEnded: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => {
+    batchEnded = resolve;
+  });
   const drain = {
     stop: () =>
-      withDeadline(Promise.allSettled([...inflight]), DRAIN_DEADLINE_MS, "cancelled rollouts").then(
+      withDeadline(ended, DRAIN_DEADLINE_MS, "cancelled rollouts").then(
         () => undefined,
         () => undefined,
       ),
@@ -138,21 +153,24 @@ export async function runBatch(input: RunBatchInput): Promise<RunBatchOutput> {
     }
   };
   try {
-    await Promise.all(
-      Array.from({ length: Math.min(options.num_workers, Math.max(1, todo.length)) }, worker),
-    );
+    try {
+      await Promise.all(
+        Array.from({ length: Math.min(options.num_workers, Math.max(1, todo.length)) }, worker),
+      );
+    } finally {
+      progress.close();
+      await proxy.close();
+    }
+    const results = input.tasks
+      .map((t) => fresh.get(t.instance_id) ?? previous.get(t.instance_id))
+      .filter((r): r is RolloutResult => r !== undefined);
+    const summary = summarize(results, (performance.now() - started) / 1000);
+    await writeFile(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
+    stdout.write(`\n${renderSummary(results, summary)}`);
+    stdout.write(`results: ${paths.results}\nmodel calls: ${paths.model_calls}\n`);
+    return { results, ran: [...fresh.keys()], skipped, summary, paths };
   } finally {
+    batchEnded();
     unregisterDeployment(drain);
-    progress.close();
-    await proxy.close();
   }
-
-  const results = input.tasks
-    .map((t) => fresh.get(t.instance_id) ?? previous.get(t.instance_id))
-    .filter((r): r is RolloutResult => r !== undefined);
-  const summary = summarize(results, (performance.now() - started) / 1000);
-  await writeFile(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
-  stdout.write(`\n${renderSummary(results, summary)}`);
-  stdout.write(`results: ${paths.results}\nmodel calls: ${paths.model_calls}\n`);
-  return { results, ran: [...fresh.keys()], skipped, summary, paths };
 }

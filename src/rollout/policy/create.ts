@@ -24,7 +24,14 @@ const OpenAIConfigSchema = z.object({
   timeout: z.number().positive().optional(),
 });
 
-const TrainerConfigSchema = z.object({ type: z.literal("trainer") });
+const TrainerConfigSchema = z.object({
+  type: z.literal("trainer"),
+  /**
+   * run-batch: the port its proxy (and so the `/trainer/*` routes) listens on; default any free port. The URL
+   * is printed either way. (`swerex proxy` listens on its own `--port`.)
+   */
+  port: z.number().int().min(0).max(65535).optional(),
+});
 
 const ReplayConfigSchema = z.object({
   type: z.literal("replay"),

@@ -19,11 +19,30 @@ const TestList = z.preprocess((value) => {
 /** Per-task limits that win over the run's agent config (the seed's `sandbox_overrides`). */
 export const AgentOverrides = z.object({
   max_turns: z.number().int().positive().optional(),
-  max_steps: z.number().int().positive().optional(),
+  /** 0 = no limit. */
+  max_steps: z.number().int().nonnegative().optional(),
   execution_timeout: z.number().positive().optional(),
   swe_agent_timeout: z.number().positive().optional(),
 });
 export type AgentOverrides = z.infer<typeof AgentOverrides>;
+
+/**
+ * A `{path: value}` map, also accepted as the `[{path, <valueKey>}]` list that parquet training data stores
+ * (see data/parquet.ts), so a row read back with pyarrow or `datasets` is a task again.
+ */
+function pathMap(valueKey: string) {
+  return z.preprocess(
+    (v) => {
+      if (!Array.isArray(v)) return v;
+      const entries = v.map((e) => {
+        const item = (e ?? {}) as Record<string, unknown>;
+        return [item.path, item[valueKey]];
+      });
+      return Object.fromEntries(entries);
+    },
+    z.record(z.string(), z.string()),
+  );
+}
 
 export const SweTask = z.looseObject({
   instance_id: z.string().min(1),
@@ -50,12 +69,12 @@ export const SweTask = z.looseObject({
   /** A directory on this machine uploaded into the sandbox as the repository (relative to the tasks file). */
   repo_dir: z.string().optional(),
   /** Files written into an empty repository (the seed's simple tasks: `extra_info.repo_content`). */
-  repo_content: z.record(z.string(), z.string()).optional(),
+  repo_content: pathMap("content").optional(),
   /**
    * Files on this machine added to an uploaded repository before its base commit, `{path in repo: file}`
    * (relative to the tasks file): one shared copy of a helper, such as examples/tools/run_tests.py, serves many tasks.
    */
-  repo_files: z.record(z.string(), z.string()).optional(),
+  repo_files: pathMap("source").optional(),
   agent_overrides: AgentOverrides.optional(),
 });
 export type SweTask = z.infer<typeof SweTask>;
@@ -101,18 +120,21 @@ function fromTrainingRow(row: TrainingRow): Record<string, unknown> {
     str(groundTruth) ??
     str((groundTruth as Record<string, unknown> | undefined)?.gold_patch) ??
     "";
-  const overrides = info.sandbox_overrides as Record<string, unknown> | undefined;
+  const overrides = info.sandbox_overrides as Record<string, unknown> | undefined | null;
   const fallbackId = `${row.data_source ?? "task"}-${str(info.split) ?? "train"}-${String(info.index ?? 0)}`;
+  // A row read back from parquet has null for keys that other rows had and this one did not.
+  const present = Object.fromEntries(Object.entries(info).filter(([, v]) => v !== null));
   return {
-    ...info,
+    ...present,
     instance_id: str(info.instance_id) ?? str(rm.instance_id) ?? fallbackId,
     problem_statement: str(info.problem_statement) ?? lastUser ?? "",
     patch: gold,
     test_patch: str(rm.test_patch) ?? str(info.test_patch) ?? "",
     agent_overrides: overrides
       ? Object.fromEntries(
-          Object.entries(overrides).filter(([k]) =>
-            ["max_turns", "max_steps", "execution_timeout", "swe_agent_timeout"].includes(k),
+          Object.entries(overrides).filter(
+            ([k, v]) =>
+              v !== null && ["max_turns", "max_steps", "execution_timeout", "swe_agent_timeout"].includes(k),
           ),
         )
       : undefined,

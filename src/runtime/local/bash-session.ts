@@ -19,6 +19,7 @@ import * as pty from "node-pty";
 import type { Logger } from "pino";
 import {
   CommandTimeoutError,
+  type ExtraInfo,
   NonZeroExitCodeError,
   PexpectEOFError,
   PexpectTimeoutError,
@@ -132,6 +133,8 @@ interface Running {
 export interface BashSessionOptions {
   bash: string;
   logger?: Logger;
+  /** Output kept per action (see PtyExpectOptions); default DEFAULT_MAX_OUTPUT_CHARS. */
+  maxOutputChars?: number;
 }
 
 export class BashSession {
@@ -177,7 +180,7 @@ export class BashSession {
       env,
       encoding: null,
     });
-    const term = new PtyExpect(p);
+    const term = new PtyExpect(p, { maxOutputChars: opts.maxOutputChars });
     const session = new BashSession(req.session, term, opts.bash, workDir, opts.logger);
     // Upstream spawns, sleeps STARTUP_PAUSE_MS, and only then expects the prompt within startup_timeout.
     // We do not pause (a session is ready in ~40 ms), but allow the same time from the spawn, so a loaded
@@ -192,6 +195,8 @@ export class BashSession {
         // (no second `stty -echo`: a fork costs up to 0.2 s of a loaded machine; echo is already off)
         "bind 'set enable-bracketed-paste off' 2>/dev/null",
         ...req.startup_source.map((f) => `source ${sourcePath(f)}`),
+        // After the startup files: an agent's commands must never land in the user's ~/.bash_history.
+        "unset HISTFILE",
         `export PS1=${shq(PS1)} PS2='' PS0=''`,
         printMarker(`SYNC_${sync}`),
       ].join(" ; ");
@@ -226,6 +231,25 @@ export class BashSession {
    * ends as interrupted (exit code 130, see `interrupted`).
    */
   run(action: BashAction | BashInterruptAction): Promise<BashObservation> {
+    const droppedBefore = this.term.droppedTotal;
+    const note = (): ExtraInfo | undefined => {
+      const dropped = this.term.droppedTotal - droppedBefore;
+      return dropped > 0 ? { output_truncated: true, output_dropped_chars: dropped } : undefined;
+    };
+    return this.runAction(action).then(
+      (o) => {
+        const extra = note();
+        return extra ? { ...o, extra_info: { ...o.extra_info, ...extra } } : o;
+      },
+      (e: unknown) => {
+        const extra = note();
+        if (extra && e instanceof SwerexError) Object.assign(e.extraInfo, extra);
+        throw e;
+      },
+    );
+  }
+
+  private runAction(action: BashAction | BashInterruptAction): Promise<BashObservation> {
     if (action.action_type === "bash_interrupt") {
       const target = this.inFlight[0];
       if (target && !target.interrupt) {

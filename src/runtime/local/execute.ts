@@ -9,7 +9,7 @@
  * holds the output open (upstream's pipes wait for it).
  */
 import { spawn } from "node:child_process";
-import { open, readFile, rm, stat } from "node:fs/promises";
+import { open, rm, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { CommandTimeoutError, NonZeroExitCodeError, PythonValueError, SwerexError } from "../errors.js";
@@ -17,6 +17,7 @@ import type { Command, CommandResponse } from "../protocol.js";
 import { startTimer, type Timer } from "../timer.js";
 import { decodeBytes } from "./codec.js";
 import { asOsError, osError } from "./os-error.js";
+import { DEFAULT_MAX_OUTPUT_CHARS, truncationNote } from "./pty-expect.js";
 import { pyFloat, pyRepr } from "./pyrepr.js";
 import { makeOwnedTempDir } from "./temp-dirs.js";
 
@@ -26,6 +27,30 @@ const REAP_MS = 5_000;
 export interface ExecuteOptions {
   /** Aborting kills the process group (used when the runtime closes). */
   signal?: AbortSignal;
+  /**
+   * Most bytes of each stream returned: the first and last halves, the middle replaced by a note (default
+   * DEFAULT_MAX_OUTPUT_CHARS). The command's own output file is not capped; only what is read back is.
+   */
+  maxOutputBytes?: number;
+}
+
+/** A stream's output read back within the bound, and how many bytes were left out. */
+async function readBounded(path: string, limit: number): Promise<{ text: string; dropped: number }> {
+  const fh = await open(path, "r");
+  try {
+    const size = (await fh.stat()).size;
+    const decode = (b: Buffer) => decodeBytes(b, "utf-8", "backslashreplace");
+    if (size <= limit) return { text: decode(await fh.readFile()), dropped: 0 };
+    const half = Math.floor(limit / 2);
+    const head = Buffer.alloc(half);
+    const tail = Buffer.alloc(half);
+    await fh.read(head, 0, half, 0);
+    await fh.read(tail, 0, half, size - half);
+    const dropped = size - 2 * half;
+    return { text: decode(head) + truncationNote(dropped, limit, "bytes") + decode(tail), dropped };
+  } finally {
+    await fh.close();
+  }
 }
 
 function argvOf(cmd: Command): string[] {
@@ -121,28 +146,39 @@ export async function executeCommand(cmd: Command, opts: ExecuteOptions = {}): P
       await out.close();
       if (err !== out) await err.close();
     }
-    const stdout = decodeBytes(await readFile(outPath), "utf-8", "backslashreplace");
-    const stderr = cmd.merge_output_streams
-      ? ""
-      : decodeBytes(await readFile(errPath), "utf-8", "backslashreplace");
+    const limit = Math.max(2, opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_CHARS);
+    const out_ = await readBounded(outPath, limit);
+    const err_ = cmd.merge_output_streams ? { text: "", dropped: 0 } : await readBounded(errPath, limit);
+    const stdout = out_.text;
+    const stderr = err_.text;
+    const truncated =
+      out_.dropped + err_.dropped > 0
+        ? { output_truncated: true, stdout_dropped_bytes: out_.dropped, stderr_dropped_bytes: err_.dropped }
+        : undefined;
     if (outcome.kind === "timeout") {
       throw new CommandTimeoutError(
         `Timeout (${pyFloat(cmd.timeout as number)}s) exceeded while running command`,
         {
-          extraInfo: { stdout, stderr },
+          extraInfo: { stdout, stderr, ...truncated },
         },
       );
     }
     if (outcome.kind === "aborted") {
-      throw new SwerexError("execute aborted: the runtime was closed", { extraInfo: { stdout, stderr } });
+      throw new SwerexError("execute aborted: the runtime was closed", {
+        extraInfo: { stdout, stderr, ...truncated },
+      });
     }
     const exitCode = outcome.code;
     if (cmd.check && exitCode !== 0) {
       let msg = `Command ${pyRepr(cmd.command)} failed with exit code ${exitCode}. Stdout:\n${pyRepr(stdout)}\nStderr:\n${pyRepr(stderr)}`;
       if (cmd.error_msg) msg = `${cmd.error_msg}: ${msg}`;
-      throw new NonZeroExitCodeError(msg, { extraInfo: { stdout, stderr, exit_code: exitCode } });
+      throw new NonZeroExitCodeError(msg, {
+        extraInfo: { stdout, stderr, exit_code: exitCode, ...truncated },
+      });
     }
-    return { stdout, stderr, exit_code: exitCode };
+    return truncated
+      ? { stdout, stderr, exit_code: exitCode, extra_info: truncated }
+      : { stdout, stderr, exit_code: exitCode };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,8 @@ export { INTERRUPTED_EXIT_CODE } from "./bash-session.js";
 export { splitBashCommand } from "./bash-split.js";
 export { type DecodeErrors, decodeBytes, type Encoding, lookupEncoding, lookupErrors } from "./codec.js";
 export { executeCommand } from "./execute.js";
-export { LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.js";
+export { DEFAULT_MAX_SESSIONS, LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.js";
+export { DEFAULT_MAX_OUTPUT_CHARS } from "./pty-expect.js";
 export { pyFloat, pyRepr, pyStrRepr } from "./pyrepr.js";
 export {
   type LeftoverTempDir,

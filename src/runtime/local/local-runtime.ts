@@ -4,7 +4,7 @@
  * fixes listed in docs/local-runtime.md.
  */
 import type { Logger } from "pino";
-import { PythonValueError, SessionDoesNotExistError, SessionExistsError } from "../errors.js";
+import { PythonValueError, SessionDoesNotExistError, SessionExistsError, SwerexError } from "../errors.js";
 import {
   Action,
   type ActionInput,
@@ -33,11 +33,25 @@ import { findBash } from "./bash-binary.js";
 import { BashSession } from "./bash-session.js";
 import { executeCommand } from "./execute.js";
 import { readTextFile, uploadLocal, writeTextFile } from "./files.js";
+import { DEFAULT_MAX_OUTPUT_CHARS } from "./pty-expect.js";
 import { pyRepr } from "./pyrepr.js";
 
 export interface LocalRuntimeOptions {
   logger?: Logger;
+  /**
+   * Most bash sessions open (or starting) at once; one more is refused with a clear error. Each session
+   * is a bash process and a pty. Default DEFAULT_MAX_SESSIONS.
+   */
+  maxSessions?: number;
+  /**
+   * Output kept per action: characters of a session command's output, bytes of each `execute` stream
+   * (first and last halves, the middle replaced by a note). Default DEFAULT_MAX_OUTPUT_CHARS.
+   */
+  maxOutput?: number;
 }
+
+/** Enough for any agent (SWE-agent uses one session); 1000 unbounded sessions cost ~4 GB of bash processes. */
+export const DEFAULT_MAX_SESSIONS = 64;
 
 export class LocalRuntime implements Runtime {
   private readonly sessions = new Map<string, BashSession>();
@@ -45,9 +59,13 @@ export class LocalRuntime implements Runtime {
   private readonly starting = new Set<string>();
   private executions = new AbortController();
   private readonly logger: Logger | undefined;
+  readonly maxSessions: number;
+  readonly maxOutput: number;
 
   constructor(opts: LocalRuntimeOptions = {}) {
     this.logger = opts.logger;
+    this.maxSessions = opts.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.maxOutput = opts.maxOutput ?? DEFAULT_MAX_OUTPUT_CHARS;
   }
 
   async isAlive(): Promise<IsAliveResponse> {
@@ -66,10 +84,21 @@ export class LocalRuntime implements Runtime {
     if (this.sessions.has(req.session) || this.starting.has(req.session)) {
       throw new SessionExistsError(`session ${req.session} already exists`);
     }
+    if (this.sessions.size + this.starting.size >= this.maxSessions) {
+      throw new SwerexError(
+        `cannot create session ${pyRepr(req.session)}: ${this.maxSessions} sessions are already open, the limit ` +
+          "(close some with close_session, or raise it: swerex-remote --max-sessions N / SWEREX_MAX_SESSIONS)",
+        { extraInfo: { max_sessions: this.maxSessions } },
+      );
+    }
     // Unlike upstream, a session that fails to start does not keep its name: the caller can retry.
     this.starting.add(req.session);
     try {
-      const { session, output } = await BashSession.start(req, { bash: findBash(), logger: this.logger });
+      const { session, output } = await BashSession.start(req, {
+        bash: findBash(),
+        logger: this.logger,
+        maxOutputChars: this.maxOutput,
+      });
       this.sessions.set(req.session, session);
       this.logger?.debug({ session: req.session }, "bash session started");
       return { output, session_type: "bash" };
@@ -93,7 +122,10 @@ export class LocalRuntime implements Runtime {
   }
 
   async execute(input: CommandInput): Promise<CommandResponse> {
-    return executeCommand(Command.parse(input), { signal: this.executions.signal });
+    return executeCommand(Command.parse(input), {
+      signal: this.executions.signal,
+      maxOutputBytes: this.maxOutput,
+    });
   }
 
   async readFile(input: ReadFileRequestInput): Promise<ReadFileResponse> {

@@ -47,6 +47,21 @@ describe("agent config validation", () => {
       kill_timeout: 15,
     });
   });
+  it("max_steps 0 means no limit, as SWE-agent's per_instance_call_limit", () => {
+    const c = validateAgentConfig({ max_steps: 0 });
+    expect(c.max_steps).toBe(0);
+    const yaml = parse(
+      new SWEAgentConfigBuilder({
+        instanceId: "t",
+        repoPath: "/r",
+        outputDir: "/o",
+        apiBase: "http://x/v1",
+        agent: c,
+      }).toYaml(),
+    ) as { agent: { model: { per_instance_call_limit: number } } };
+    expect(yaml.agent.model.per_instance_call_limit).toBe(0);
+    expect(() => validateAgentConfig({ max_steps: -1 })).toThrow("agent.max_steps");
+  });
   it("names every bad key with what it accepts", () => {
     let err: unknown;
     try {
@@ -153,7 +168,13 @@ describe("external agent command (local deployment)", () => {
       type: "command",
       command: "echo boom >&2; exit 7",
     });
-    expect(r).toMatchObject({ exit_status: "agent_error", failure_class: "agent_error", score: 0 });
+    // The harness broke, not the policy: masked (score null), not a 0 to learn from.
+    expect(r).toMatchObject({
+      status: "failed",
+      exit_status: "agent_error",
+      failure_class: "agent_error",
+      score: null,
+    });
     expect(r.error).toBe("the agent command exited with 7");
     expect(r.agent_output_tail).toContain("boom");
   });

@@ -1,9 +1,31 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   type SpawnedRuntimeServer,
   type SpawnRuntimeServerOptions,
   spawnRuntimeServerProcess,
 } from "../../../server/index.js";
 import type { BackendHandle, BackendStartSpec, LoopbackTarget, SandboxBackend } from "./types.js";
+
+/**
+ * What a sandbox process sees of this machine's environment: enough to find programs and to print text,
+ * nothing else. The emulator's own environment holds credentials (TENCENTCLOUD_SECRET_KEY) that a real
+ * sandbox never sees. HOME is the sandbox's own empty directory, as in a fresh image: the user's shell
+ * start-up files and history stay out of it.
+ */
+const PASSED_ENV = ["PATH", "LANG", "LC_ALL", "TZ"] as const;
+
+function sandboxEnv(home: string, declared: { name: string; value: string }[]): Record<string, string> {
+  const env: Record<string, string> = { HOME: home };
+  for (const k of PASSED_ENV) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  if (!env.PATH) env.PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const e of declared) env[e.name] = e.value;
+  return env;
+}
 
 /** How the local backend starts a runtime server; `spawnRuntimeServerProcess` from src/server by default. */
 export type RuntimeServerSpawner = (opts: SpawnRuntimeServerOptions) => Promise<SpawnedRuntimeServer>;
@@ -47,8 +69,14 @@ export class LocalBackend implements SandboxBackend {
   async start(spec: BackendStartSpec): Promise<BackendHandle> {
     const spawn = this.spawner ?? spawnRuntimeServerProcess;
     spec.signal.throwIfAborted();
-    const env = Object.fromEntries(spec.env.map((e) => [e.name, e.value]));
-    const server = await spawn({ authToken: "", port: 0, env });
+    const home = await mkdtemp(join(tmpdir(), "swerex-agsemu-home-"));
+    let server: SpawnedRuntimeServer;
+    try {
+      server = await spawn({ authToken: "", port: 0, env: sandboxEnv(home, spec.env), inheritEnv: false });
+    } catch (err) {
+      await rm(home, { recursive: true, force: true });
+      throw err;
+    }
     const declared = new Set(spec.ports);
     const target: LoopbackTarget = { host: "127.0.0.1", port: server.port };
     let stopped = false;
@@ -65,6 +93,7 @@ export class LocalBackend implements SandboxBackend {
         // A stopped (SIGSTOP) process cannot handle SIGTERM until continued.
         signal(server.pid, "SIGCONT");
         await server.stop();
+        await rm(home, { recursive: true, force: true });
       },
       async kill() {
         signal(server.pid, "SIGKILL");

@@ -1,17 +1,24 @@
+/**
+ * Host routing for clients: "connect here, but send this Host". The AGS data plane addresses each sandbox
+ * by host name (`{port}-{instanceId}.{domain}`); a client that must reach a gateway at another address (the
+ * emulator on loopback, an internal load balancer) keeps the production Host header, which the gateway
+ * routes on. A transport concern shared by the AGS deployment and the emulator's clients, so neither
+ * imports the other.
+ */
 import { lookup as dnsLookup } from "node:dns";
 import { Agent as HttpAgent } from "node:http";
 import type { LookupFunction } from "node:net";
 import { Agent, type Dispatcher } from "undici";
 
-export interface EmulatorRoutingOptions {
-  /** Data-plane domain: `*.{domain}` goes to the emulator. */
+export interface HostRoutingOptions {
+  /** Data-plane domain: `{domain}` and `*.{domain}` are sent to `host:port`. */
   domain: string;
-  /** Loopback port the emulator listens on (API and gateway share it). */
+  /** Where to connect instead (plain HTTP). */
   port: number;
   host: string;
 }
 
-function isEmulatorHost(hostname: string, domain: string): boolean {
+function isRoutedHost(hostname: string, domain: string): boolean {
   const h = hostname.toLowerCase();
   const d = domain.toLowerCase();
   return h === d || h.endsWith(`.${d}`);
@@ -38,19 +45,19 @@ function withHost(headers: HeaderInput, host: string): Record<string, string | s
 }
 
 /**
- * An undici dispatcher for clients under test: requests to `http(s)://{port}-{id}.{domain}/...` are sent as
- * plain HTTP to the emulator on loopback, keeping the production Host header (the gateway routes on it).
+ * An undici dispatcher: requests to `http(s)://{port}-{id}.{domain}/...` are sent as plain HTTP to
+ * `host:port`, keeping the production Host header (the gateway routes on it).
  * Every other origin goes out unchanged. Pass it as `dispatcher` to undici `request`/`fetch`, or install
  * it with `setGlobalDispatcher`.
  */
-export function createEmulatorDispatcher(
-  opts: EmulatorRoutingOptions,
+export function createHostRoutingDispatcher(
+  opts: HostRoutingOptions,
   base: Dispatcher = new Agent(),
 ): Dispatcher {
   const target = `http://${opts.host}:${opts.port}`;
   return base.compose((dispatch) => (dispatchOpts, handler) => {
     const origin = dispatchOpts.origin === undefined ? undefined : new URL(String(dispatchOpts.origin));
-    if (!origin || !isEmulatorHost(origin.hostname, opts.domain)) return dispatch(dispatchOpts, handler);
+    if (!origin || !isRoutedHost(origin.hostname, opts.domain)) return dispatch(dispatchOpts, handler);
     return dispatch(
       { ...dispatchOpts, origin: target, headers: withHost(dispatchOpts.headers, origin.host) },
       handler,
@@ -60,16 +67,16 @@ export function createEmulatorDispatcher(
 
 /**
  * A node:http Agent whose DNS lookup sends `*.{domain}` and the given API host names (e.g.
- * `ags.tencentcloudapi.com`) to the emulator's loopback address. For the Tencent Cloud SDK:
+ * `ags.tencentcloudapi.com`) to `host` (e.g. the emulator's loopback address). For the Tencent Cloud SDK:
  * `httpProfile: { endpoint: "ags.tencentcloudapi.com:<port>", protocol: "http://", agent }` signs with the
  * real service name `ags` while reaching the emulator.
  */
-export function createEmulatorHttpAgent(
-  opts: EmulatorRoutingOptions & { apiHostnames?: string[] },
+export function createHostRoutingHttpAgent(
+  opts: HostRoutingOptions & { apiHostnames?: string[] },
 ): HttpAgent {
   const names = new Set((opts.apiHostnames ?? ["ags.tencentcloudapi.com"]).map((h) => h.toLowerCase()));
   const lookup: LookupFunction = (hostname, options, callback) => {
-    if (names.has(hostname.toLowerCase()) || isEmulatorHost(hostname, opts.domain)) {
+    if (names.has(hostname.toLowerCase()) || isRoutedHost(hostname, opts.domain)) {
       if (options?.all) {
         (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [
           { address: opts.host, family: 4 },

@@ -1,0 +1,5 @@
+export {
+  createHostRoutingDispatcher,
+  createHostRoutingHttpAgent,
+  type HostRoutingOptions,
+} from "./host-routing.js";
