@@ -197,6 +197,9 @@ describe("LocalRuntime sessions", () => {
     });
 
     it("set -x traces the command and never our own line", async () => {
+      // A developer's ~/.bashrc may set PROMPT_COMMAND (pyenv does); bash traces it before each prompt,
+      // at a terminal too. This test is about the command's own trace.
+      await run({ command: "unset PROMPT_COMMAND" });
       expect((await run({ command: "set -x" })).output).toBe("");
       // An interactive bash prints `+ echo hi`: the command runs one `eval` deep (docs/local-runtime.md).
       expect((await run({ command: "echo hi" })).output).toBe("++ echo hi\nhi\n");
