@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   ags: () => import("./commands/ags.js"),
   "run-batch": () => import("./commands/run-batch.js"),
   "prepare-data": () => import("./commands/prepare-data.js"),
+  sandbox: () => import("./commands/sandbox.js"),
   serve: () => import("./commands/serve.js"),
 };
 

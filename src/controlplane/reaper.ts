@@ -6,12 +6,17 @@
  */
 import type { Logger } from "pino";
 import type { Store } from "../store/types.js";
+import { DUTY_TTL_MS as DUTY_TTL_MS_SHARED } from "./fleet-duties.js";
 import type { SandboxEvents, SandboxService } from "./sandboxes.js";
 
 export const REAP_INTERVAL_MS = 1000;
-/** The duty lease outlives a few missed rounds, so a busy replica keeps it. */
-const DUTY_TTL_MS = 15_000;
-const DUTY = "reaper";
+/**
+ * The duty lease outlives a few missed rounds, so a busy replica keeps it, and is short enough that another
+ * replica takes over within 10 s of the holder's death (fleet-duties.ts uses the same lease length).
+ */
+const DUTY_TTL_MS = DUTY_TTL_MS_SHARED;
+export const REAPER_DUTY = "reaper";
+const DUTY = REAPER_DUTY;
 
 export interface ReaperOptions {
   store: Store;

@@ -12,17 +12,25 @@ import type { Logger } from "pino";
 import { ConfigError, type ConfigTree } from "../config/index.js";
 import type { DeploymentConfig } from "../deployment/index.js";
 import type { Json, Page, SandboxRecord, SandboxState, Store } from "../store/types.js";
+import { type AdmissionQueue, QueueFullError, QueueTimeoutError } from "./admission.js";
 import type { BackendAdapter, RuntimeTarget } from "./backends/index.js";
 import { type DeploymentDefaults, resolveDeployment } from "./deployments.js";
 import { errorInfo, notFound, ServiceError } from "./errors.js";
+import type { Placement } from "./fleet-placer.js";
 import { keyFingerprint, newSandboxId, requestHash } from "./ids.js";
+import { poolOwner } from "./pool-manager.js";
 import { withoutSecrets } from "./secrets.js";
-import { ACTIVE_STATES, isTerminal, transition } from "./states.js";
+import { ACTIVE_STATES, HOLDING_STATES, isTerminal, transition } from "./states.js";
 
 /** When over a limit, clients are told to come back after this many seconds (Retry-After). */
 const LIMIT_RETRY_AFTER_SEC = 5;
 /** How often a retried create polls the store for a start that another process (or an earlier life) runs. */
 const SETTLE_POLL_MS = 200;
+/**
+ * A key claimed but without its record yet: the claimer (any replica) inserts within milliseconds unless it
+ * died; after this long the retry creates the sandbox itself.
+ */
+const CLAIM_TO_INSERT_GRACE_MS = 10_000;
 /** Bound on waiting for someone else's start to settle. */
 const SETTLE_TIMEOUT_MS = 15 * 60_000;
 
@@ -33,6 +41,8 @@ export interface CreateSandboxRequest {
   metadata?: Record<string, string>;
   /** Default true: answer once running (or failed). */
   wait?: boolean;
+  /** A warm pool to take a ready sandbox from (instead of `deployment`). */
+  pool?: string;
 }
 
 export interface ListSandboxesRequest {
@@ -62,6 +72,29 @@ export interface SandboxServiceOptions {
   logger: Logger;
   events?: SandboxEvents;
   now?: () => number;
+  /** Fleet placement (`docker_hosts`): host or overflow per sandbox; undefined when nothing has room. */
+  placer?: { place(config: DeploymentConfig): Promise<Placement | undefined> };
+  /** Admission: creates without room wait in this FIFO queue up to `timeoutMs` (state `queued`). */
+  admission?: { queue: AdmissionQueue; timeoutMs: number };
+  /** Warm pools: `create({pool})` takes a ready sandbox from them. */
+  pools?: {
+    deploymentOf(pool: string): ConfigTree;
+    handOut(
+      owner: string,
+      pool: string,
+      req: { ttl: number; metadata: Record<string, string> },
+    ): Promise<SandboxRecord | undefined>;
+  };
+}
+
+/** How the service itself creates sandboxes (warm pools), beyond what a request can ask for. */
+export interface InternalCreateOptions {
+  /** The warm pool the sandbox belongs to (recorded in `pool`). */
+  pool?: string;
+  /** No lease: the sandbox lives until the service stops it (a pooled sandbox waiting to be claimed). */
+  noLease?: boolean;
+  /** Fail at once when there is no room instead of waiting in the admission queue. */
+  noQueue?: boolean;
 }
 
 export interface CreateResult {
@@ -78,11 +111,11 @@ export class SandboxService {
   /** Starts running in this process: their abort handles and their settling. */
   private readonly starts = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private readonly stops = new Map<string, Promise<SandboxRecord>>();
-  /** Creates with an Idempotency-Key that have not inserted their record yet, by owner and key. */
-  private readonly claims = new Map<string, Promise<void>>();
   /** Owner and handle of running sandboxes, so the pass-through does not read the store per request. */
   private readonly running = new Map<string, { owner: string; backend: string; handle: Json }>();
   private admission: Promise<unknown> = Promise.resolve();
+  /** Queue positions of this process's waiting creates (1 = next), shown by the API while `queued`. */
+  private readonly positions = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly opts: SandboxServiceOptions) {
@@ -126,96 +159,336 @@ export class SandboxService {
     }
   }
 
-  async create(owner: string, req: CreateSandboxRequest, idempotencyKey?: string): Promise<CreateResult> {
+  async create(
+    owner: string,
+    req: CreateSandboxRequest,
+    idempotencyKey?: string,
+    internal?: InternalCreateOptions,
+  ): Promise<CreateResult> {
+    if (this.closed) throw new ServiceError("unavailable", "the service is shutting down");
+    const ttl = this.checkTtl(req.ttl);
+    const wait = req.wait ?? true;
+    const hash = requestHash({
+      deployment: req.deployment ?? null,
+      ttl: req.ttl ?? null,
+      metadata: req.metadata ?? {},
+      ...(req.pool !== undefined ? { pool: req.pool } : {}),
+    });
+    if (req.pool !== undefined) {
+      const fromPool = await this.fromPool(owner, req, ttl, hash, idempotencyKey);
+      if ("record" in fromPool) return fromPool;
+      // The pool had nothing ready: a cold start of its deployment, recorded as the pool's.
+      req = { ...req, deployment: fromPool.deployment };
+      internal = { ...internal, pool: req.pool };
+    }
+    const config = this.resolve(req.deployment);
+
+    let id = newSandboxId();
+    if (idempotencyKey !== undefined) {
+      const { record, created } = await this.store.putIdempotency({
+        owner,
+        key: idempotencyKey,
+        kind: "sandbox",
+        request_hash: hash,
+        resource_id: id,
+        created_at: this.now(),
+      });
+      if (!created) {
+        if (record.request_hash !== hash || record.kind !== "sandbox") throw keyReused();
+        id = record.resource_id;
+        // The first call (maybe on another replica) inserts right after claiming the key: give it a moment.
+        const existing = await this.awaitRecord(id, record.created_at + CLAIM_TO_INSERT_GRACE_MS);
+        // Still absent: the first call died between claiming the key and inserting; this call creates it.
+        if (existing) return { record: wait ? await this.settled(id) : existing, created: false };
+      }
+    }
+
+    const entry: Entry = { owner, id, config, ttl, metadata: req.metadata ?? {}, internal: internal ?? {} };
+    const admission = this.opts.admission;
+    if (!admission || entry.internal.noQueue) {
+      const { record, placement } = await this.admit(entry);
+      const done = this.launch(record, placement, new AbortController());
+      if (!wait) return { record, created: true };
+      await done;
+      return { record: await this.mustGet(id), created: true };
+    }
+    return this.createQueued(entry, admission, wait);
+  }
+
+  /**
+   * `create({pool})`: a ready sandbox of the pool, or the pool's deployment for a cold start when none is
+   * ready. With an Idempotency-Key, a key already used returns its sandbox; a hand-out that loses the key
+   * to a concurrent retry (another replica) goes back to the pool, and the winner's sandbox is returned.
+   */
+  private async fromPool(
+    owner: string,
+    req: CreateSandboxRequest,
+    ttl: number,
+    hash: string,
+    key: string | undefined,
+  ): Promise<CreateResult | { deployment: ConfigTree }> {
+    const pools = this.opts.pools;
+    const pool = req.pool as string;
+    if (!pools) {
+      throw new ServiceError("invalid_request", "pool: this service has no pools", {
+        issues: [{ where: "pool", message: "this service has no pools" }],
+      });
+    }
+    if (req.deployment !== undefined) {
+      throw new ServiceError("invalid_request", "pool: give either pool or deployment, not both", {
+        issues: [{ where: "pool", message: "give either pool or deployment, not both" }],
+      });
+    }
+    const deployment = pools.deploymentOf(pool);
+    const wait = req.wait ?? true;
+    const replay = async (rec: { request_hash: string; kind: string; resource_id: string }) => {
+      if (rec.request_hash !== hash || rec.kind !== "sandbox") throw keyReused();
+      const existing = await this.store.getSandbox(rec.resource_id);
+      return existing
+        ? { record: wait ? await this.settled(existing.id) : existing, created: false }
+        : undefined;
+    };
+    if (key !== undefined) {
+      const prior = await this.store.getIdempotency(owner, key);
+      const replayed = prior ? await replay(prior) : undefined;
+      if (replayed) return replayed;
+    }
+    const handed = await pools.handOut(owner, pool, { ttl, metadata: req.metadata ?? {} });
+    if (!handed) return { deployment };
+    if (key !== undefined) {
+      const { record, created } = await this.store.putIdempotency({
+        owner,
+        key,
+        kind: "sandbox",
+        request_hash: hash,
+        resource_id: handed.id,
+        created_at: this.now(),
+      });
+      if (!created) {
+        // Give ours back untouched by the claim, then answer with the winner's.
+        this.running.delete(handed.id);
+        await this.store.updateSandbox(
+          handed.id,
+          { owner: poolOwner(pool), expires_at: null, metadata: {} },
+          handed.version,
+        );
+        const replayed = await replay(record);
+        if (replayed) return replayed;
+        throw new ServiceError(
+          "conflict",
+          "Idempotency-Key: a concurrent request with this key has not finished",
+        );
+      }
+    }
+    return { record: handed, created: true };
+  }
+
+  /**
+   * `POST /v1/sandboxes/batch`: `count` sandboxes of one request, all running or none. Room for the whole
+   * group is reserved at once through the admission queue (waiting up to `timeoutSec`), so a group never
+   * holds part of the fleet while it waits for the rest; if any member fails to start, every member is
+   * stopped and the call fails.
+   */
+  async createGroup(
+    owner: string,
+    req: CreateSandboxRequest,
+    count: number,
+    timeoutSec?: number,
+  ): Promise<SandboxRecord[]> {
     if (this.closed) throw new ServiceError("unavailable", "the service is shutting down");
     const ttl = this.checkTtl(req.ttl);
     const config = this.resolve(req.deployment);
-    const wait = req.wait ?? true;
-
-    const claimed = await this.claim(owner, req, ttl, config, idempotencyKey);
-    if ("replay" in claimed) {
-      const rec = claimed.replay;
-      return { record: wait ? await this.settled(rec.id) : rec, created: false };
+    const admission = this.opts.admission;
+    let reservation: { release(): void } | undefined;
+    if (admission) {
+      try {
+        reservation = await admission.queue.acquire(count, {
+          timeoutMs: (timeoutSec ?? admission.timeoutMs / 1000) * 1000,
+        });
+      } catch (err) {
+        if (err instanceof QueueFullError)
+          throw new ServiceError("limit_exceeded", err.message, { retryAfterSec: err.retryAfterSec });
+        if (err instanceof QueueTimeoutError) {
+          throw new ServiceError(
+            "unavailable",
+            `no room for a group of ${count} before the deadline: ${err.message}`,
+            {
+              retryAfterSec: LIMIT_RETRY_AFTER_SEC,
+            },
+          );
+        }
+        throw err;
+      }
     }
-    const record = claimed.record;
-    const id = record.id;
+    const admitted: { record: SandboxRecord; placement: Placement }[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        admitted.push(
+          await this.admit({
+            owner,
+            id: newSandboxId(),
+            config,
+            ttl,
+            metadata: req.metadata ?? {},
+            internal: {},
+          }),
+        );
+      }
+    } catch (err) {
+      await Promise.allSettled(admitted.map((a) => this.stop(a.record.id)));
+      throw err;
+    } finally {
+      reservation?.release();
+    }
+    await Promise.all(admitted.map((a) => this.launch(a.record, a.placement, new AbortController())));
+    const records = await Promise.all(admitted.map((a) => this.mustGet(a.record.id)));
+    const failed = records.find((r) => r.state !== "running");
+    if (failed) {
+      const stopped = await Promise.all(records.map((r) => this.stop(r.id)));
+      throw new ServiceError(
+        "start_failed",
+        `sandbox ${failed.id} of the group failed to start (${failed.error?.message ?? failed.state}); all ${count} were stopped`,
+        { sandbox: stopped.find((r) => r.id === failed.id) ?? failed },
+      );
+    }
+    return records;
+  }
+
+  /** The queue position of a create waiting in this process (undefined when it is not waiting here). */
+  queuePosition(id: string): number | undefined {
+    return this.positions.get(id);
+  }
+
+  /**
+   * A create through the admission queue: granted at once when there is room; else recorded as `queued`
+   * (with its position) and started when its turn comes, or `failed` with `QueueTimeout` at queue_timeout.
+   */
+  private async createQueued(
+    entry: Entry,
+    admission: NonNullable<SandboxServiceOptions["admission"]>,
+    wait: boolean,
+  ): Promise<CreateResult> {
+    const { id } = entry;
     const abort = new AbortController();
-    const done = this.runStart(record, config, abort.signal).finally(() => this.starts.delete(id));
+    let queued: Promise<SandboxRecord> | undefined;
+    let entered: () => void = () => {};
+    const inQueue = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const ticket = admission.queue.acquire(1, {
+      timeoutMs: admission.timeoutMs,
+      signal: abort.signal,
+      onPosition: (position) => {
+        this.positions.set(id, position);
+        queued ??= this.insertQueued(entry);
+        entered();
+      },
+    });
+    const first = await Promise.race([
+      ticket.then(
+        (reservation) => ({ reservation }),
+        (error: unknown) => ({ error }),
+      ),
+      inQueue.then(() => undefined),
+    ]);
+    if (first && "error" in first) {
+      const err = first.error;
+      if (err instanceof QueueFullError) {
+        throw new ServiceError("limit_exceeded", err.message, { retryAfterSec: err.retryAfterSec });
+      }
+      throw err;
+    }
+    if (first) {
+      const { record, placement } = await this.admit(entry).finally(() => first.reservation.release());
+      const done = this.launch(record, placement, abort);
+      if (!wait) return { record, created: true };
+      await done;
+      return { record: await this.mustGet(id), created: true };
+    }
+    const record = await (queued as Promise<SandboxRecord>);
+    const done = ticket
+      .then(
+        async (reservation) => {
+          this.positions.delete(id);
+          let admitted: { record: SandboxRecord; placement: Placement } | undefined;
+          try {
+            admitted = await this.admit(entry, record);
+          } catch (err) {
+            await this.failQueued(id, errorInfo(err));
+            return;
+          } finally {
+            reservation.release();
+          }
+          this.starts.delete(id);
+          await this.launch(admitted.record, admitted.placement, abort);
+        },
+        async (err: unknown) => {
+          this.positions.delete(id);
+          if (err instanceof QueueTimeoutError)
+            await this.failQueued(id, { class: "QueueTimeout", message: err.message });
+          else if (!abort.signal.aborted) await this.failQueued(id, errorInfo(err));
+        },
+      )
+      .finally(() => {
+        if (this.starts.get(id)?.done === done) this.starts.delete(id);
+      });
     this.starts.set(id, { abort, done });
     if (!wait) return { record, created: true };
     await done;
     return { record: await this.mustGet(id), created: true };
   }
 
-  /**
-   * The record of this create: a new one, or (`replay`) the one an earlier request with the same
-   * Idempotency-Key made. Requests with one key are serialized in this process until the first has inserted
-   * its record; across processes, the key's row in the store decides, and an insert that lost a race to
-   * another replica reads the winner's record.
-   */
-  private async claim(
-    owner: string,
-    req: CreateSandboxRequest,
-    ttl: number,
-    config: DeploymentConfig,
-    idempotencyKey: string | undefined,
-  ): Promise<{ record: SandboxRecord } | { replay: SandboxRecord }> {
-    const metadata = req.metadata ?? {};
-    if (idempotencyKey === undefined)
-      return { record: await this.admit(owner, newSandboxId(), config, ttl, metadata) };
-    const slot = `${owner}\n${idempotencyKey}`;
-    for (let pending = this.claims.get(slot); pending; pending = this.claims.get(slot)) await pending;
-    let release = () => {};
-    this.claims.set(slot, new Promise<void>((r) => (release = r)));
-    try {
-      const hash = requestHash({ deployment: req.deployment ?? null, ttl: req.ttl ?? null, metadata });
-      const { record: key, created } = await this.store.putIdempotency({
-        owner,
-        key: idempotencyKey,
-        kind: "sandbox",
-        request_hash: hash,
-        resource_id: newSandboxId(),
-        created_at: this.now(),
-      });
-      if (!created && (key.request_hash !== hash || key.kind !== "sandbox")) {
-        throw new ServiceError(
-          "invalid_request",
-          "Idempotency-Key: this key was used with a different request body",
-          {
-            issues: [
-              { where: "Idempotency-Key", message: "this key was used with a different request body" },
-            ],
-          },
-        );
-      }
-      const existing = created ? undefined : await this.store.getSandbox(key.resource_id);
-      if (existing) return { replay: existing };
-      // New, or the first call died between claiming the key and inserting: this call creates it.
-      try {
-        return { record: await this.admit(owner, key.resource_id, config, ttl, metadata) };
-      } catch (err) {
-        const raced = await this.store.getSandbox(key.resource_id);
-        if (raced) return { replay: raced };
-        throw err;
-      }
-    } finally {
-      this.claims.delete(slot);
-      release();
-    }
+  private insertQueued(e: Entry): Promise<SandboxRecord> {
+    const now = this.now();
+    return this.store.insertSandbox({
+      id: e.id,
+      owner: e.owner,
+      state: "queued",
+      backend: e.config.type,
+      deployment: withoutSecrets(e.config),
+      handle: null,
+      metadata: e.metadata,
+      pool: e.internal.pool ?? null,
+      host: null,
+      error: null,
+      created_at: now,
+      started_at: null,
+      stopped_at: null,
+      expires_at: e.internal.noLease ? null : now + e.ttl * 1000,
+    });
   }
 
-  /** Limits check and insert, one create at a time (the count must include the insert before it). */
-  private admit(
-    owner: string,
-    id: string,
-    config: DeploymentConfig,
-    ttl: number,
-    metadata: Record<string, string>,
-  ): Promise<SandboxRecord> {
+  /** A queued sandbox that never got room (or whose placement failed) becomes `failed`, if still queued. */
+  private async failQueued(id: string, error: { class: string; message: string }): Promise<void> {
+    const rec = await this.store.getSandbox(id);
+    if (rec?.state !== "queued") return;
+    await this.store.updateSandbox(
+      id,
+      { state: transition("queued", "failed"), error, stopped_at: this.now() },
+      rec.version,
+    );
+  }
+
+  /** Starts the admitted sandbox in the background; the promise settles when its start has. */
+  private launch(record: SandboxRecord, placement: Placement, abort: AbortController): Promise<void> {
+    const id = record.id;
+    const done = this.runStart(record, placement, abort.signal).finally(() => {
+      if (this.starts.get(id)?.done === done) this.starts.delete(id);
+    });
+    this.starts.set(id, { abort, done });
+    return done;
+  }
+
+  /**
+   * Limits check, placement and insert (or a queued record's move to `starting`), one create at a time (the
+   * counts must include the record before it).
+   */
+  private admit(e: Entry, queued?: SandboxRecord): Promise<{ record: SandboxRecord; placement: Placement }> {
+    const { owner, id, ttl, metadata } = e;
     const run = async () => {
       const { maxSandboxes, maxSandboxesPerKey } = this.opts;
       if (maxSandboxes > 0) {
-        const total = await this.store.countSandboxes({ states: [...ACTIVE_STATES] });
+        const total = await this.store.countSandboxes({ states: [...HOLDING_STATES] });
         if (total >= maxSandboxes) {
           throw new ServiceError(
             "limit_exceeded",
@@ -225,7 +498,7 @@ export class SandboxService {
         }
       }
       if (maxSandboxesPerKey > 0) {
-        const mine = await this.store.countSandboxes({ owner, states: [...ACTIVE_STATES] });
+        const mine = await this.store.countSandboxes({ owner, states: [...HOLDING_STATES] });
         if (mine >= maxSandboxesPerKey) {
           throw new ServiceError(
             "limit_exceeded",
@@ -234,23 +507,47 @@ export class SandboxService {
           );
         }
       }
+      const placement = this.opts.placer
+        ? await this.opts.placer.place(e.config)
+        : { config: e.config, host: null };
+      if (!placement) {
+        throw new ServiceError(
+          "limit_exceeded",
+          "every docker host is full and there is no overflow deployment",
+          {
+            retryAfterSec: LIMIT_RETRY_AFTER_SEC,
+          },
+        );
+      }
+      const { config, host } = placement;
       const now = this.now();
-      return this.store.insertSandbox({
-        id,
-        owner,
+      const fields = {
         state: transition("queued", "starting"),
         backend: config.type,
         deployment: withoutSecrets(config),
+        host,
+        // The lease runs from the start, not from the time spent waiting in the queue.
+        expires_at: e.internal.noLease ? null : now + ttl * 1000,
+      };
+      if (queued) {
+        const record = await this.store.updateSandbox(id, fields, queued.version);
+        // Deleted (or failed) while waiting: nothing to start.
+        if (!record) throw new ServiceError("conflict", `sandbox ${id} left the queue before its turn`);
+        return { record, placement };
+      }
+      const record = await this.store.insertSandbox({
+        id,
+        owner,
+        ...fields,
         handle: null,
         metadata,
-        pool: null,
-        host: null,
+        pool: e.internal.pool ?? null,
         error: null,
         created_at: now,
         started_at: null,
         stopped_at: null,
-        expires_at: now + ttl * 1000,
       });
+      return { record, placement };
     };
     const result = this.admission.then(run, run);
     this.admission = result.catch(() => undefined);
@@ -258,17 +555,19 @@ export class SandboxService {
   }
 
   /** Starts the backend resource and records the outcome; never throws. */
-  private async runStart(
-    record: SandboxRecord,
-    config: DeploymentConfig,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async runStart(record: SandboxRecord, placement: Placement, signal: AbortSignal): Promise<void> {
+    const { config } = placement;
     const backend = this.backend(config.type);
     const t0 = this.now();
     const log = this.log.child({ sandbox: record.id, backend: config.type });
     let handle: Json;
     try {
-      handle = await backend.start(config, { sandboxId: record.id, serviceId: this.opts.serviceId, signal });
+      handle = await backend.start(config, {
+        sandboxId: record.id,
+        serviceId: this.opts.serviceId,
+        signal,
+        ...(placement.host !== null ? { host: placement.host } : {}),
+      });
     } catch (err) {
       const info = errorInfo(err);
       const current = await this.store.getSandbox(record.id);
@@ -290,7 +589,7 @@ export class SandboxService {
         withHandle.version,
       );
       if (running) {
-        this.running.set(record.id, { owner: record.owner, backend: record.backend, handle });
+        this.running.set(record.id, { owner: running.owner, backend: running.backend, handle });
         const seconds = (this.now() - t0) / 1000;
         this.events.started?.(config.type, seconds);
         log.info({ seconds }, "sandbox running");
@@ -298,6 +597,15 @@ export class SandboxService {
       }
     }
     log.info("sandbox was deleted while it started");
+  }
+
+  /** The record `id` once it exists, polling until `until` (epoch ms); undefined if it never appears. */
+  private async awaitRecord(id: string, until: number): Promise<SandboxRecord | undefined> {
+    for (;;) {
+      const rec = await this.store.getSandbox(id);
+      if (rec || this.now() > until) return rec;
+      await new Promise((r) => setTimeout(r, SETTLE_POLL_MS / 4));
+    }
   }
 
   /** The record once it is not `starting` any more (for a retried create). */
@@ -448,7 +756,15 @@ export class SandboxService {
       live = { owner: rec.owner, backend: rec.backend, handle: rec.handle };
       this.running.set(id, live);
     }
-    if (live.owner !== owner) throw notFound(id);
+    if (live.owner !== owner) {
+      // A warm pool's sandbox changes owner once, when it is handed out (maybe by another replica).
+      const rec = await this.get(owner, id);
+      if (rec.state !== "running" || rec.handle === null) {
+        throw new ServiceError("conflict", `sandbox ${id} is ${rec.state}, not running`);
+      }
+      live = { owner: rec.owner, backend: rec.backend, handle: rec.handle };
+      this.running.set(id, live);
+    }
     return this.backend(live.backend).target(live.handle);
   }
 
@@ -465,6 +781,8 @@ export class SandboxService {
   /** No new creates; waits (bounded by the caller) for starts in progress to settle. */
   async drain(): Promise<void> {
     this.closed = true;
+    // Waiting creates leave now (their records become failed), instead of after queue_timeout.
+    this.opts.admission?.queue.close();
     await Promise.allSettled([...this.starts.values()].map((s) => s.done));
     await Promise.allSettled([...this.stops.values()]);
   }
@@ -478,4 +796,24 @@ export class SandboxService {
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
   }
+}
+
+/** One create on its way through admission. */
+interface Entry {
+  owner: string;
+  id: string;
+  config: DeploymentConfig;
+  ttl: number;
+  metadata: Record<string, string>;
+  internal: InternalCreateOptions;
+}
+
+function keyReused(): ServiceError {
+  return new ServiceError(
+    "invalid_request",
+    "Idempotency-Key: this key was used with a different request body",
+    {
+      issues: [{ where: "Idempotency-Key", message: "this key was used with a different request body" }],
+    },
+  );
 }

@@ -21,6 +21,8 @@ const MOVES: Readonly<Record<SandboxState, readonly SandboxState[]>> = {
 
 /** States in which the sandbox holds (or may hold) a backend resource: they count against the limits. */
 export const ACTIVE_STATES: readonly SandboxState[] = ["queued", "starting", "running", "paused", "stopping"];
+/** Active states minus `queued`: the sandbox holds (or is about to hold) a backend resource and room. */
+export const HOLDING_STATES: readonly SandboxState[] = ["starting", "running", "paused", "stopping"];
 /** States that never change again. */
 export const TERMINAL_STATES: readonly SandboxState[] = ["stopped", "failed", "lost"];
 

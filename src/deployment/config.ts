@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { ConfigError, coerceStringFields, type WhereFn, zodIssues } from "../config/index.js";
 import { TencentAGSDeployment, TencentAGSDeploymentConfig } from "./ags/index.js";
+import { ControlPlaneDeployment, ControlPlaneDeploymentConfig } from "./controlplane/index.js";
 import type { Deployment } from "./deployment.js";
 import { DockerDeployment, DockerDeploymentConfig } from "./docker/index.js";
 import { DummyDeployment, DummyDeploymentConfig } from "./dummy.js";
@@ -22,6 +23,7 @@ export const DEPLOYMENT_CONFIGS = [
   DummyDeploymentConfig,
   DockerDeploymentConfig,
   TencentAGSDeploymentConfig,
+  ControlPlaneDeploymentConfig,
 ] as const;
 
 export const DeploymentConfig = z.discriminatedUnion("type", DEPLOYMENT_CONFIGS);
@@ -89,6 +91,8 @@ export function getDeployment(config: DeploymentConfigInput | DeploymentConfig |
       return new DockerDeployment(c);
     case "tencentags":
       return new TencentAGSDeployment(c);
+    case "controlplane":
+      return new ControlPlaneDeployment(c);
     default:
       return unreachable(c);
   }

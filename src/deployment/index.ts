@@ -9,6 +9,7 @@ export {
   type ParseDeploymentConfigOptions,
   parseDeploymentConfig,
 } from "./config.js";
+export * from "./controlplane/index.js";
 export { BaseDeployment, type Deployment, type DeploymentHook, type StartOptions } from "./deployment.js";
 export * from "./docker/index.js";
 export { DummyDeployment, DummyDeploymentConfig, type DummyDeploymentConfigInput } from "./dummy.js";

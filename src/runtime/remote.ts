@@ -9,6 +9,7 @@ export {
 export { commandDeadlineMs, interruptWorkSeconds, plainDeadlineMs } from "./remote/deadline.js";
 export { isTransientTransportError, nextBackoff, RETRY_STATUSES } from "./remote/retry.js";
 export {
+  describeTransportError,
   MAX_HOOK_RETRIES,
   RemoteHttpError,
   type RemoteRequest,

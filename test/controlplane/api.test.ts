@@ -14,7 +14,9 @@ const SANDBOX_FIELDS = [
   "error",
   "expires_at",
   "id",
+  "host",
   "metadata",
+  "pool",
   "runtime_url",
   "started_at",
   "state",
@@ -87,7 +89,9 @@ for (const store of STORES)
           "/v1/sandboxes/{id}/runtime/{endpoint}",
         ]),
       );
-      expect(Object.keys(doc.body.components.schemas.Sandbox.properties).sort()).toEqual(SANDBOX_FIELDS);
+      expect(Object.keys(doc.body.components.schemas.Sandbox.properties).sort()).toEqual(
+        [...SANDBOX_FIELDS, "queue_position"].sort(),
+      );
       expect(doc.body.components.schemas.CreateSandbox.properties.wait.default).toBe(true);
     });
 

@@ -4,7 +4,7 @@
  * own (Docker tests count only containers with that label). `api()` is a tiny JSON client.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSwerex } from "../helpers/cli.js";
@@ -83,6 +83,31 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A serve process reading `config` (scale-out keys: docker_hosts, pools, admission, ...) from a config
+ * file in a fresh data directory; `remove()` stops it and deletes the directory.
+ */
+export async function startServeWithConfig(
+  config: unknown,
+  opts: Omit<ServeOptions, "dataDir">,
+): Promise<ServeProcess & { remove(): Promise<void> }> {
+  const data = await newDataDir();
+  const file = join(data.dir, "serve.json");
+  await writeFile(file, JSON.stringify(config));
+  const serve = await startServe({
+    ...opts,
+    dataDir: data.dir,
+    args: ["--config", file, ...(opts.args ?? [])],
+  });
+  return {
+    ...serve,
+    remove: async () => {
+      await serve.stop();
+      await data.remove();
+    },
+  };
 }
 
 export interface ApiAnswer {

@@ -7,10 +7,9 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { AGS_API_VERSION, signTc3 } from "../../src/emulator/ags/index.js";
 import { spawnSwerex, waitForOutput } from "../helpers/cli.js";
-import { type FuzzRequest, type FuzzRoute, fuzz, seededRandom } from "../helpers/fuzz.js";
-import { rssOf } from "../helpers/process.js";
+import { type FuzzRequest, type FuzzRoute, seededRandom } from "../helpers/fuzz.js";
 import { makeQuietHome, type QuietHome } from "../helpers/quiet-home.js";
-import { expectSurvived, FUZZ_MS_PER_ROUTE, FUZZ_SEED } from "./helpers.js";
+import { FUZZ_SEED, FUZZ_TEST_TIMEOUT_MS, fuzzAndCheck } from "./helpers.js";
 
 const SECRET_ID = "AKIDfuzz";
 const SECRET_KEY = "fuzz-secret-key";
@@ -63,61 +62,61 @@ describe("fuzz: swerex ags-emulator", () => {
     await home?.remove();
   });
 
-  it("answers every mutated request without a 5xx, and stays up", async () => {
-    const { hostname, host } = new URL(baseUrl);
-    const signRng = seededRandom(FUZZ_SEED + 1);
-    /** Signs half of the requests correctly for what they carry (action, body, content type). */
-    const finalize = (req: FuzzRequest): FuzzRequest => {
-      if (req.path !== "/" || signRng() < 0.5) return req;
-      const timestamp = Math.floor(Date.now() / 1000);
-      const contentType = req.headers["content-type"] ?? "";
-      const authorization = signTc3({
-        secretId: SECRET_ID,
-        secretKey: SECRET_KEY,
-        service: "ags",
-        hostname,
-        contentType,
-        body: req.body ?? Buffer.alloc(0),
-        timestamp,
-      });
-      return {
-        ...req,
-        headers: { ...req.headers, authorization, "x-tc-timestamp": String(timestamp), host },
+  it(
+    "answers every mutated request without a 5xx, and stays up",
+    async () => {
+      const { hostname, host } = new URL(baseUrl);
+      const signRng = seededRandom(FUZZ_SEED + 1);
+      /** Signs half of the requests correctly for what they carry (action, body, content type). */
+      const finalize = (req: FuzzRequest): FuzzRequest => {
+        if (req.path !== "/" || signRng() < 0.5) return req;
+        const timestamp = Math.floor(Date.now() / 1000);
+        const contentType = req.headers["content-type"] ?? "";
+        const authorization = signTc3({
+          secretId: SECRET_ID,
+          secretKey: SECRET_KEY,
+          service: "ags",
+          hostname,
+          contentType,
+          body: req.body ?? Buffer.alloc(0),
+          timestamp,
+        });
+        return {
+          ...req,
+          headers: { ...req.headers, authorization, "x-tc-timestamp": String(timestamp), host },
+        };
       };
-    };
-    const api = (action: string): FuzzRoute => ({
-      method: "POST",
-      path: "/",
-      body: ACTIONS[action],
-      headers: { "x-tc-action": action, "x-tc-version": AGS_API_VERSION, "x-tc-region": "ap-guangzhou" },
-    });
-    const routes: FuzzRoute[] = [
-      ...Object.keys(ACTIONS).map(api),
-      api("NoSuchAction"),
-      { method: "GET", path: "/", body: {} },
-      { method: "POST", path: "//", body: {} },
-      {
-        method: "GET",
-        path: "/is_alive",
-        headers: { host: "8000-sbinonexistent.ap-chongqing.tencentags.com" },
-      },
-      {
+      const api = (action: string): FuzzRoute => ({
         method: "POST",
-        path: "/run_in_session",
-        body: { command: "echo hi" },
-        headers: { host: "8000-sbinonexistent.ap-chongqing.tencentags.com", "x-access-token": "t" },
-      },
-    ];
-    const pid = emu.child.pid as number;
-    const rssBefore = (await rssOf(pid)) ?? 0;
-    const report = await fuzz({
-      baseUrl,
-      routes,
-      seed: FUZZ_SEED,
-      msPerRoute: FUZZ_MS_PER_ROUTE / 2,
-      finalize,
-      isFailure: (s) => s >= 500,
-    });
-    await expectSurvived("swerex ags-emulator", pid, rssBefore, report);
-  });
+        path: "/",
+        body: ACTIONS[action],
+        headers: { "x-tc-action": action, "x-tc-version": AGS_API_VERSION, "x-tc-region": "ap-guangzhou" },
+      });
+      const routes: FuzzRoute[] = [
+        ...Object.keys(ACTIONS).map(api),
+        api("NoSuchAction"),
+        { method: "GET", path: "/", body: {} },
+        { method: "POST", path: "//", body: {} },
+        {
+          method: "GET",
+          path: "/is_alive",
+          headers: { host: "8000-sbinonexistent.ap-chongqing.tencentags.com" },
+        },
+        {
+          method: "POST",
+          path: "/run_in_session",
+          body: { command: "echo hi" },
+          headers: { host: "8000-sbinonexistent.ap-chongqing.tencentags.com", "x-access-token": "t" },
+        },
+      ];
+      const pid = emu.child.pid as number;
+      await fuzzAndCheck("swerex ags-emulator", pid, {
+        baseUrl,
+        routes,
+        finalize,
+        isFailure: (s) => s >= 500,
+      });
+    },
+    FUZZ_TEST_TIMEOUT_MS,
+  );
 });

@@ -7,10 +7,9 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSwerex, waitForOutput } from "../helpers/cli.js";
-import { type FuzzRoute, fuzz } from "../helpers/fuzz.js";
-import { rssOf } from "../helpers/process.js";
+import type { FuzzRoute } from "../helpers/fuzz.js";
 import { raw } from "../server/helpers.js";
-import { expectSurvived, FUZZ_MS_PER_ROUTE, FUZZ_SEED } from "./helpers.js";
+import { FUZZ_TEST_TIMEOUT_MS, fuzzAndCheck } from "./helpers.js";
 
 /** A well-behaved OpenAI-compatible upstream: one short completion for any request. */
 function startUpstream(): Promise<{ server: Server; url: string }> {
@@ -64,29 +63,29 @@ describe("fuzz: swerex proxy", () => {
     await new Promise((r) => upstream?.server.close(r));
   });
 
-  it("answers every mutated request without a 5xx, and stays up", async () => {
-    const chat = { model: "fuzz-model", messages: [{ role: "user", content: "hi" }], temperature: 0.5 };
-    expect((await raw(`${baseUrl}/v1/chat/completions`, { method: "POST", json: chat })).status).toBe(200);
-    const pid = proxy.child.pid as number;
-    const rssBefore = (await rssOf(pid)) ?? 0;
-    const routes: FuzzRoute[] = [
-      { method: "GET", path: "/health" },
-      { method: "GET", path: "/v1/models" },
-      { method: "POST", path: "/v1/chat/completions", body: chat },
-      { method: "POST", path: "/v1/chat/completions", body: chat, headers: { "x-session-id": "fz" } },
-      { method: "POST", path: "/sessions/fz/v1/chat/completions", body: chat },
-      { method: "GET", path: "/sessions/fz/v1/models" },
-      { method: "GET", path: "/trainer/requests" },
-      { method: "POST", path: "/nope", body: chat },
-    ];
-    const report = await fuzz({
-      baseUrl,
-      routes,
-      seed: FUZZ_SEED,
-      msPerRoute: FUZZ_MS_PER_ROUTE,
-      isFailure: (s) => s >= 500,
-    });
-    await expectSurvived("swerex proxy", pid, rssBefore, report);
-    expect((await raw(`${baseUrl}/v1/chat/completions`, { method: "POST", json: chat })).status).toBe(200);
-  });
+  it(
+    "answers every mutated request without a 5xx, and stays up",
+    async () => {
+      const chat = { model: "fuzz-model", messages: [{ role: "user", content: "hi" }], temperature: 0.5 };
+      expect((await raw(`${baseUrl}/v1/chat/completions`, { method: "POST", json: chat })).status).toBe(200);
+      const pid = proxy.child.pid as number;
+      const routes: FuzzRoute[] = [
+        { method: "GET", path: "/health" },
+        { method: "GET", path: "/v1/models" },
+        { method: "POST", path: "/v1/chat/completions", body: chat },
+        { method: "POST", path: "/v1/chat/completions", body: chat, headers: { "x-session-id": "fz" } },
+        { method: "POST", path: "/sessions/fz/v1/chat/completions", body: chat },
+        { method: "GET", path: "/sessions/fz/v1/models" },
+        { method: "GET", path: "/trainer/requests" },
+        { method: "POST", path: "/nope", body: chat },
+      ];
+      await fuzzAndCheck("swerex proxy", pid, {
+        baseUrl,
+        routes,
+        isFailure: (s) => s >= 500,
+      });
+      expect((await raw(`${baseUrl}/v1/chat/completions`, { method: "POST", json: chat })).status).toBe(200);
+    },
+    FUZZ_TEST_TIMEOUT_MS,
+  );
 });

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { type Logger, pino } from "pino";
 import { z } from "zod";
 import { ConfigError, type ConfigTree, loadConfig, zodIssues } from "../../config/index.js";
+import { ScaleConfig } from "../../controlplane/fleet-config.js";
 import { parseDeploymentConfig } from "../../deployment/config.js";
 import { registerDeployment, unregisterDeployment } from "../../deployment/registry.js";
 import { CONTROL_REDACT_PATHS, DEFAULT_BODY_LIMIT_BYTES } from "../../server/control/app.js";
@@ -25,6 +26,8 @@ const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 const SERVICE_ID_FILE = "service-id";
 const SERVICE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+/** The scale-out keys of the config (fleet-config.ts). */
+const SCALE_KEYS = Object.keys(ScaleConfig.shape);
 
 function defaultDataDir(env: Readonly<Record<string, string | undefined>>): string {
   const base = env.XDG_DATA_HOME || join(homedir(), ".local", "share");
@@ -84,6 +87,9 @@ Flags:
   --config <file.yaml|json>      config file (flags > SWEREX_* env vars > file > defaults)
   --log_level <level>            trace|debug|info|warn|error|fatal|silent (default info)
 
+Scale-out keys (config file; docs/control-plane.md "Pools, fleets and replicas"): docker_hosts, overflow,
+pools, admission (--admission.queue_timeout, --admission.max_queue), host_lost_after.
+
 Docs: docs/control-plane.md
 `;
 
@@ -102,6 +108,7 @@ interface ServePlan {
   deploymentTree: ConfigTree;
   deploymentType: string;
   logLevel: string;
+  scale: ScaleConfig;
 }
 
 function readKeys(options: ServeOptions, where: (k: string) => string): string[] {
@@ -141,7 +148,7 @@ function plan(argv: string[], env: Readonly<Record<string, string | undefined>>)
   const config = loadConfig({
     argv,
     env,
-    accept: ["instances.deployment", ...Object.keys(ServeOptions.shape)],
+    accept: ["instances.deployment", ...Object.keys(ServeOptions.shape), ...SCALE_KEYS],
   });
   if (config.values.help === true) return "help";
   const own = Object.fromEntries(
@@ -166,6 +173,14 @@ function plan(argv: string[], env: Readonly<Record<string, string | undefined>>)
     defaultType: config.settings.deployment_type,
     where: (p) => config.where(["instances", "deployment", ...p]),
   });
+  // docker_hosts, overflow, pools, ...: lists of objects, so in practice from the config file.
+  const scaleRaw = Object.fromEntries(
+    SCALE_KEYS.filter((k) => config.get(k) !== undefined).map((k) => [k, config.get(k)]),
+  );
+  const scaleParsed = ScaleConfig.safeParse(scaleRaw);
+  if (!scaleParsed.success) {
+    throw new ConfigError(zodIssues(scaleParsed.error, { input: scaleRaw, where: config.where }));
+  }
   const dataDir = resolve(options.data_dir ?? defaultDataDir(env));
   return {
     options,
@@ -175,6 +190,7 @@ function plan(argv: string[], env: Readonly<Record<string, string | undefined>>)
     deploymentTree,
     deploymentType: config.settings.deployment_type,
     logLevel: config.settings.log_level,
+    scale: scaleParsed.data,
   };
 }
 
@@ -239,6 +255,7 @@ export async function run(argv: string[], ctx: ServeContext = {}): Promise<numbe
       maxSandboxesPerKey: p.options.max_sandboxes_per_key,
       logger,
       bodyLimitBytes: p.options.body_limit,
+      scale: p.scale,
       ...(p.options.public_url ? { publicUrl: p.options.public_url } : {}),
     });
     const r = running.reconciled;

@@ -18,6 +18,8 @@ export interface StartContext {
   sandboxId: string;
   serviceId: string;
   signal: AbortSignal;
+  /** The Docker host placement chose (fleet), recorded in the sandbox's `host`; undefined otherwise. */
+  host?: string;
 }
 
 /** Where a sandbox's swerex-remote answers: base URL (no trailing slash) and the headers that authenticate. */

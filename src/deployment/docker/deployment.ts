@@ -23,11 +23,8 @@ import {
 } from "../../docker/engine.js";
 import { DeploymentStartupError, DockerPullError, PythonTimeoutError } from "../../runtime/errors.js";
 import { apiUrlOf, normalizeHost, RemoteRuntime, waitUntilAlive } from "../../runtime/index.js";
-import type { IsAliveResponse } from "../../runtime/protocol.js";
-import type { IsAliveOptions } from "../../runtime/runtime.js";
-import { BaseDeployment, type StartOptions } from "../deployment.js";
 import { LABEL_KEEP, ownerLabels } from "../owner.js";
-import { registerDeployment, unregisterDeployment } from "../registry.js";
+import { type DeploymentRun, RunLifecycleDeployment } from "../run-lifecycle.js";
 import { DockerDeploymentConfig, type DockerDeploymentConfigInput } from "./config.js";
 import { applyDockerArgs, type ContainerSettings, emptySettings } from "./docker-args.js";
 import { parseCpus, parseSize } from "./units.js";
@@ -71,14 +68,11 @@ export interface DockerEndpoint {
 }
 
 /** Everything one start() created, so stop() (or a failed start) can undo exactly that. */
-interface Run {
-  controller: AbortController;
+interface Run extends DeploymentRun {
   name: string;
   container?: Docker.Container;
   runtime?: RemoteRuntime;
   endpoint?: DockerEndpoint;
-  starting?: Promise<void>;
-  cleanup?: Promise<void>;
 }
 
 /** Raced against `ms`; the value or undefined on timeout. Errors are swallowed (clean-up must go on). */
@@ -111,13 +105,12 @@ export function containerNameFor(image: string): string {
   return `${image.replace(/[^A-Za-z0-9._-]/g, "")}-${randomUUID()}`;
 }
 
-export class DockerDeployment extends BaseDeployment {
+export class DockerDeployment extends RunLifecycleDeployment<Run> {
   readonly config: DockerDeploymentConfig;
   private readonly docker: Docker;
   private readonly progress: (message: string) => void;
   private readonly owner: Record<string, string> | undefined;
-  private readonly register: boolean;
-  private run: Run | undefined;
+  protected readonly register: boolean;
 
   constructor(
     config: DockerDeploymentConfigInput | DockerDeploymentConfig = {},
@@ -154,31 +147,20 @@ export class DockerDeployment extends BaseDeployment {
     return this.run?.runtime === this._runtime ? this.run?.endpoint : undefined;
   }
 
-  async start(opts: StartOptions = {}): Promise<void> {
-    if (this.run) throw new DeploymentStartupError("Deployment already started; stop() it first");
-    const run: Run = { controller: new AbortController(), name: containerNameFor(this.config.image) };
-    this.run = run;
-    if (this.register) registerDeployment(this);
-    const signal = opts.signal
-      ? AbortSignal.any([opts.signal, run.controller.signal])
-      : run.controller.signal;
-    run.starting = this.startRun(run, signal);
+  protected newRun(): Run {
+    return { controller: new AbortController(), name: containerNameFor(this.config.image) };
+  }
+
+  protected async startRun(run: Run, signal: AbortSignal): Promise<void> {
+    const cfg = this.config;
     try {
-      await run.starting;
+      await this.ensureImage(signal); // the first call to the engine
     } catch (err) {
-      await this.cleanupRun(run);
-      if (this.run === run) this.run = undefined;
-      if (!this.run) unregisterDeployment(this);
       // "connect ENOENT /var/run/docker.sock" alone does not tell a newcomer what to do.
       const hint = dockerUnreachableHint(err);
       if (hint) throw new DeploymentStartupError(hint.trimEnd(), { cause: err });
       throw err;
     }
-  }
-
-  private async startRun(run: Run, signal: AbortSignal): Promise<void> {
-    const cfg = this.config;
-    await this.ensureImage(signal);
     signal.throwIfAborted();
     const bundleDir = await this.ensureBundle();
     signal.throwIfAborted();
@@ -401,30 +383,8 @@ export class DockerDeployment extends BaseDeployment {
     }
   }
 
-  async isAlive(opts: IsAliveOptions = {}): Promise<IsAliveResponse> {
-    const runtime = this.run?.runtime;
-    if (!runtime) return { is_alive: false, message: "Runtime not started" };
-    return runtime.isAlive(opts);
-  }
-
-  /** Idempotent. Closes the runtime (bounded, errors ignored), then kills and removes the container. */
-  async stop(): Promise<void> {
-    const run = this.run;
-    if (!run) return;
-    run.controller.abort(new DeploymentStartupError("Deployment stopped while starting"));
-    await run.starting?.catch(() => {});
-    await this.cleanupRun(run);
-    if (this.run === run) this.run = undefined;
-    this._runtime = undefined;
-    unregisterDeployment(this);
-  }
-
-  private cleanupRun(run: Run): Promise<void> {
-    run.cleanup ??= this.doCleanup(run);
-    return run.cleanup;
-  }
-
-  private async doCleanup(run: Run): Promise<void> {
+  /** Closes the runtime (bounded, errors ignored), then kills and removes the container. */
+  protected async doCleanup(run: Run): Promise<void> {
     if (run.runtime) {
       // The server may be dead already; a failed /close must never keep the container alive (spec 7.4).
       await settleWithin(run.runtime.close(), CLOSE_TIMEOUT_MS);

@@ -55,10 +55,20 @@ const CONTAINER_TYPES = new Set(["docker", "tencentags"]);
 /** Within the registry's own 30 s cleanup bound. */
 const DRAIN_DEADLINE_MS = 25_000;
 
-/** The task's deployment config: the run's, with the task's own image for container deployments. */
+/**
+ * The task's deployment config: the run's, with the task's own image for container deployments. Through a
+ * control plane the image goes to the backend config it sends (`deployment.image`), unless that names a
+ * type without images (the service's default type, when none is named, is expected to be a container one).
+ */
 export function deploymentConfigFor(base: Record<string, unknown>, task: SweTask): Record<string, unknown> {
   const type = base.type ?? "local";
   if (task.image && CONTAINER_TYPES.has(String(type))) return { ...base, type, image: task.image };
+  if (task.image && type === "controlplane") {
+    const backend = (base.deployment ?? {}) as Record<string, unknown>;
+    if (backend.type === undefined || CONTAINER_TYPES.has(String(backend.type))) {
+      return { ...base, type, deployment: { ...backend, image: task.image } };
+    }
+  }
   return { ...base, type };
 }
 

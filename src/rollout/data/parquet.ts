@@ -171,3 +171,18 @@ export function writeParquetRows(path: string, rows: ReadonlyArray<Record<string
     schema,
   });
 }
+
+/** JSON-like values of a row read back: int64 (bigint) as number, nested values alike. */
+function plain(v: unknown): unknown {
+  if (typeof v === "bigint") return Number(v);
+  if (Array.isArray(v)) return v.map(plain);
+  if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+/** Every row of a parquet file as plain objects (hyparquet, loaded only when a parquet file is read). */
+export async function readParquetRows(path: string): Promise<Array<Record<string, unknown>>> {
+  const { asyncBufferFromFile, parquetReadObjects } = await import("hyparquet");
+  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(path) });
+  return rows.map((r) => plain(r) as Record<string, unknown>);
+}

@@ -1,12 +1,21 @@
-/** Reads task files: SWE-bench JSONL (or a JSON array) in either task format, with errors that name the line. */
+/**
+ * Reads task files: SWE-bench JSONL (or a JSON array, or parquet) in either task format, with errors that name
+ * the line (the row, for parquet).
+ */
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { readParquetRows } from "../data/parquet.js";
 import { parseTask, type SweTask, TaskFormatError } from "./task.js";
+
+interface Row {
+  line: number;
+  value: unknown;
+}
 
 /** Parses task text; `baseDir` anchors relative `repo_dir` paths (the tasks file's folder). */
 export function parseTasks(text: string, baseDir: string, source = "tasks"): SweTask[] {
   const trimmed = text.trim();
-  const rows: Array<{ line: number; value: unknown }> = [];
+  const rows: Row[] = [];
   if (trimmed.startsWith("[")) {
     (JSON.parse(trimmed) as unknown[]).forEach((value, i) => {
       rows.push({ line: i + 1, value });
@@ -21,6 +30,10 @@ export function parseTasks(text: string, baseDir: string, source = "tasks"): Swe
       }
     });
   }
+  return parseRows(rows, baseDir, source);
+}
+
+function parseRows(rows: Row[], baseDir: string, source: string): SweTask[] {
   const seen = new Set<string>();
   return rows.map(({ line, value }) => {
     let task: SweTask;
@@ -46,8 +59,17 @@ export function parseTasks(text: string, baseDir: string, source = "tasks"): Swe
 }
 
 export async function loadTasks(path: string): Promise<SweTask[]> {
+  const baseDir = dirname(resolve(path));
+  if (path.endsWith(".parquet")) {
+    // A key other rows had and this one did not reads back as null: the same as absent.
+    const rows = (await readParquetRows(path)).map((r, i) => ({
+      line: i + 1,
+      value: Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null)),
+    }));
+    return parseRows(rows, baseDir, path);
+  }
   const text = await readFile(path, "utf8");
-  return parseTasks(text, dirname(resolve(path)), path);
+  return parseTasks(text, baseDir, path);
 }
 
 export interface TaskSelection {

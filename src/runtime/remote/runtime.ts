@@ -168,7 +168,10 @@ export class RemoteRuntime implements Runtime {
         message: `Status code ${res.statusCode} from ${url}. Message: ${detailOf(text)}`,
       };
     } catch (err) {
-      return { is_alive: false, message: `Failed to connect to ${this.apiUrl}\n${describe(err)}` };
+      return {
+        is_alive: false,
+        message: `Failed to connect to ${this.apiUrl}\n${describeTransportError(err)}`,
+      };
     }
   }
 
@@ -353,11 +356,12 @@ export class RemoteRuntime implements Runtime {
             cause: err,
           });
         }
-        if (isTransientTransportError(err) && (await retryAfterBackoff(describe(err)))) continue;
+        if (isTransientTransportError(err) && (await retryAfterBackoff(describeTransportError(err))))
+          continue;
         if (signal?.aborted)
           throw new PythonTimeoutError(`${what} got no answer within ${(req.deadlineMs ?? 0) / 1000}s`);
         throw new EnvironmentUnavailableError(
-          `${what} failed after ${attempt} attempt(s): ${describe(err)}`,
+          `${what} failed after ${attempt} attempt(s): ${describeTransportError(err)}`,
           {
             cause: err,
           },
@@ -405,8 +409,10 @@ function detailOf(text: string): string {
   return typeof detail === "string" ? detail : JSON.stringify(detail);
 }
 
-function describe(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(describe).join("; ");
+/** A transport error in one line: its code and message (for AggregateErrors, each attempt's). */
+export function describeTransportError(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0)
+    return err.errors.map(describeTransportError).join("; ");
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
     return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message || err.name;

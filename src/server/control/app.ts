@@ -11,6 +11,7 @@ import fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import type { SandboxService } from "../../controlplane/index.js";
+import type { PoolManager } from "../../controlplane/pool-manager.js";
 import type { Store } from "../../store/types.js";
 import { REDACTED_LOG_PATHS } from "../runtime-server.js";
 import { SWEREX_TS_VERSION } from "../version.js";
@@ -20,6 +21,8 @@ import type { ControlMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { passThroughRoutes } from "./passthrough.js";
 import { sandboxRoutes } from "./routes.js";
+import { registerPoolMetrics, scaleRoutes } from "./scale-routes.js";
+import { sandboxWire } from "./wire.js";
 
 /** JSON bodies of the API proper are small; 1 MiB leaves room for large metadata or deployment configs. */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -45,6 +48,8 @@ export interface ControlServerOptions {
   metrics: ControlMetrics;
   publicUrl?: string;
   bodyLimitBytes?: number;
+  /** Warm pools (`GET /v1/pools`, pool metrics); undefined: none. */
+  pools?: () => PoolManager | undefined;
 }
 
 export interface ControlServer {
@@ -70,6 +75,7 @@ export function createControlServer(opts: ControlServerOptions): ControlServer {
     genReqId: () => `req-${randomUUID()}`,
   }) as unknown as FastifyInstance;
   const checkKey = apiKeysChecker(opts.apiKeys);
+  if (opts.pools) registerPoolMetrics(opts.metrics.registry, opts.pools);
 
   app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";
@@ -131,6 +137,12 @@ export function createControlServer(opts: ControlServerOptions): ControlServer {
       );
     });
     sandboxRoutes(api, { service: opts.service, publicUrl: opts.publicUrl });
+    scaleRoutes(api, {
+      service: opts.service,
+      pools: opts.pools ?? (() => undefined),
+      ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+      wire: (rec, base) => sandboxWire(rec, base, opts.service.queuePosition(rec.id)),
+    });
   });
 
   let dispatcher: Dispatcher | undefined;

@@ -1,6 +1,14 @@
 /** The OpenAPI 3 document, generated from the zod schemas in schemas.ts (zod 4's JSON Schema output). */
 import { z } from "zod";
-import { CreateSandboxBody, ErrorBody, LeaseBody, Sandbox, SandboxList } from "./schemas.js";
+import {
+  CreateBatchBody,
+  CreateSandboxBody,
+  ErrorBody,
+  LeaseBody,
+  PoolStatus,
+  Sandbox,
+  SandboxList,
+} from "./schemas.js";
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (id: string) => ({ content: { "application/json": { schema: ref(id) } } });
@@ -10,7 +18,15 @@ const common = { "401": error("Missing or unknown API key"), "404": error("No su
 
 export function openApiDocument(version: string): Record<string, unknown> {
   const registry = z.registry<{ id: string }>();
-  for (const s of [Sandbox, CreateSandboxBody, LeaseBody, SandboxList, ErrorBody]) {
+  for (const s of [
+    Sandbox,
+    CreateSandboxBody,
+    LeaseBody,
+    SandboxList,
+    ErrorBody,
+    CreateBatchBody,
+    PoolStatus,
+  ]) {
     const id = (s.meta() as { id?: string } | undefined)?.id;
     if (id && !registry.has(s)) registry.add(s, { id });
   }
@@ -78,6 +94,26 @@ export function openApiDocument(version: string): Record<string, unknown> {
             "401": common["401"],
             "422": error("Bad query"),
           },
+        },
+      },
+      "/v1/sandboxes/batch": {
+        post: {
+          summary: "Create a group of sandboxes: all running, or none (room reserved for the whole group)",
+          requestBody: { required: true, ...json("CreateBatch") },
+          responses: {
+            "201": { description: "Every member running: {items: [Sandbox]}" },
+            "401": common["401"],
+            "422": error("Invalid body"),
+            "429": error("The admission queue is full (see Retry-After)"),
+            "502": error("A member failed to start; every member was stopped"),
+            "503": error("No room for the whole group before the deadline"),
+          },
+        },
+      },
+      "/v1/pools": {
+        get: {
+          summary: "Warm pools: size, ready, starting and handed_out of each ({items: [PoolStatus]})",
+          responses: { "200": { description: "The pools" }, "401": common["401"] },
         },
       },
       "/v1/sandboxes/{id}": {

@@ -44,7 +44,8 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, prefix: string[] 
 export function sandboxRoutes(app: FastifyInstance, opts: SandboxRoutesOptions): void {
   const { service } = opts;
   const base = (req: FastifyRequest) => opts.publicUrl ?? `${req.protocol}://${req.host}`;
-  const wire = (req: FastifyRequest, rec: SandboxRecord) => sandboxWire(rec, base(req));
+  const wire = (req: FastifyRequest, rec: SandboxRecord) =>
+    sandboxWire(rec, base(req), service.queuePosition(rec.id));
 
   /** Runs a route body; ServiceErrors become their answers. */
   const guarded =
@@ -81,6 +82,7 @@ export function sandboxRoutes(app: FastifyInstance, opts: SandboxRoutesOptions):
           ...(body.deployment ? { deployment: body.deployment } : {}),
           ...(body.ttl !== undefined ? { ttl: body.ttl } : {}),
           ...(body.metadata ? { metadata: body.metadata } : {}),
+          ...(body.pool !== undefined ? { pool: body.pool } : {}),
           wait: body.wait,
         },
         key,

@@ -45,6 +45,11 @@ export const Sandbox = z
     runtime_url: z
       .string()
       .meta({ description: "Base URL of the swerex-remote pass-through (authenticate with your API key)." }),
+    pool: z.string().nullable().meta({ description: "The warm pool it came from, if any." }),
+    host: z.string().nullable().meta({ description: "The Docker host (docker_hosts) it runs on, if any." }),
+    queue_position: z.number().int().optional().meta({
+      description: "While queued: 1 = next to get room (shown by the replica holding the request).",
+    }),
   })
   .meta({ id: "Sandbox" });
 export type SandboxWire = z.infer<typeof Sandbox>;
@@ -66,8 +71,41 @@ export const CreateSandboxBody = z
       .boolean()
       .default(true)
       .meta({ description: "true: answer 201 once running; false: answer 202 while starting." }),
+    pool: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "Take a ready sandbox from this warm pool (instead of deployment)." }),
   })
   .meta({ id: "CreateSandbox" });
+
+/** Largest group one batch may ask for. */
+export const MAX_BATCH = 1000;
+
+export const CreateBatchBody = z
+  .strictObject({
+    count: z.number().int().min(1).max(MAX_BATCH).meta({ description: "Sandboxes in the group." }),
+    deployment: z.record(z.string(), z.unknown()).optional(),
+    ttl: ttl.optional(),
+    metadata: Metadata.optional(),
+    timeout: z
+      .number()
+      .positive()
+      .optional()
+      .meta({ description: "Seconds to wait for room for the whole group (default: queue_timeout)." }),
+  })
+  .meta({ id: "CreateBatch" });
+
+export const PoolStatus = z
+  .object({
+    name: z.string(),
+    size: z.number().int(),
+    max: z.number().int().nullable(),
+    ready: z.number().int(),
+    starting: z.number().int(),
+    handed_out: z.number().int(),
+  })
+  .meta({ id: "PoolStatus" });
 
 export const LeaseBody = z.strictObject({ ttl }).meta({ id: "Lease" });
 

@@ -3,7 +3,11 @@
  * listen. `close()` is the graceful shutdown: stop accepting, finish requests in flight and starts in
  * progress, stop the reaper, and leave sandboxes running (their leases own them) unless `stopSandboxes`.
  */
+
+import { hostname } from "node:os";
 import type { Logger } from "pino";
+import { ScaleConfig } from "../../controlplane/fleet-config.js";
+import { createScale } from "../../controlplane/fleet-scale.js";
 import {
   type BackendAdapter,
   createBackends,
@@ -13,9 +17,14 @@ import {
   SandboxService,
   type SandboxServiceOptions,
 } from "../../controlplane/index.js";
+import { REAPER_DUTY } from "../../controlplane/reaper.js";
+import type { Store } from "../../store/types.js";
 import { connectableHost, formatHttpUrl } from "../start.js";
 import { createControlServer } from "./app.js";
 import { createControlMetrics } from "./metrics.js";
+
+/** While closing, how often connections that went idle after their last answer are closed. */
+const IDLE_SWEEP_MS = 100;
 
 export interface ControlServiceOptions
   extends Pick<
@@ -37,6 +46,8 @@ export interface ControlServiceOptions
   reapIntervalMs?: number;
   /** Default: docker, local, dummy. */
   backends?: Map<string, BackendAdapter>;
+  /** Fleet of Docker hosts, overflow, warm pools, admission (docs/control-plane.md). */
+  scale?: ScaleConfig;
 }
 
 export interface RunningControlService {
@@ -50,7 +61,18 @@ export interface RunningControlService {
 export async function startControlService(opts: ControlServiceOptions): Promise<RunningControlService> {
   const { store, logger } = opts;
   await store.migrate();
-  const backends = opts.backends ?? createBackends({ serviceId: opts.serviceId, logger });
+  const holder = `${opts.serviceId}/${hostname()}/${process.pid}`;
+  const scale = createScale({
+    config: opts.scale ?? ScaleConfig.parse({}),
+    store,
+    serviceId: opts.serviceId,
+    holder,
+    logger,
+    backends: opts.backends ?? createBackends({ serviceId: opts.serviceId, logger }),
+    defaults: opts.defaults,
+    maxSandboxes: opts.maxSandboxes,
+  });
+  const backends = scale.backends;
   const metrics = createControlMetrics(store, [...backends.keys()]);
   const service = new SandboxService({
     store,
@@ -63,12 +85,20 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     maxSandboxesPerKey: opts.maxSandboxesPerKey,
     logger,
     events: metrics.events,
+    ...scale.serviceOptions,
   });
-  const reconciled = await reconcile({ store, service, backends, logger });
+  scale.attach(service);
+  // Another live replica (it holds the reaper's lease) owns the starts in flight: reconciling them here
+  // would fail them. Start-up reconciliation is for a service coming back alone.
+  const leader = await store.getDuty(REAPER_DUTY);
+  const othersAlive = leader !== undefined && leader.holder !== holder && leader.expires_at > Date.now();
+  const reconciled = othersAlive
+    ? { adopted: [], lost: [], finished: [], failed: [], stopped: [], orphansRemoved: [] }
+    : await reconcile({ store, service, backends, logger });
   const reaper = new Reaper({
     store,
     service,
-    holder: `${opts.serviceId}/${process.pid}`,
+    holder,
     logger,
     events: metrics.events,
     ...(opts.reapIntervalMs ? { intervalMs: opts.reapIntervalMs } : {}),
@@ -81,6 +111,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     metrics,
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl.replace(/\/+$/, "") } : {}),
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
+    pools: () => scale.pools,
   });
   try {
     await app.listen({ host: opts.host, port: opts.port });
@@ -89,6 +120,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     throw err;
   }
   reaper.start();
+  await scale.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : opts.port;
   let closing: Promise<void> | undefined;
@@ -99,8 +131,16 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     service,
     close(closeOpts = {}) {
       closing ??= (async () => {
-        await app.close();
+        // Requests in flight finish; their keep-alive connections are closed as soon as they go idle
+        // (fastify only closes the connections that are idle when close() starts).
+        const idle = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(idle);
+        }
         await service.drain();
+        await scale.stop();
         await reaper.stop();
         if (closeOpts.stopSandboxes) {
           const ids: string[] = [];

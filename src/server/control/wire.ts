@@ -5,7 +5,7 @@ import type { SandboxWire } from "./schemas.js";
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** `base`: the service's public URL (no trailing slash). */
-export function sandboxWire(rec: SandboxRecord, base: string): SandboxWire {
+export function sandboxWire(rec: SandboxRecord, base: string, queuePosition?: number): SandboxWire {
   return {
     id: rec.id,
     state: rec.state,
@@ -17,5 +17,8 @@ export function sandboxWire(rec: SandboxRecord, base: string): SandboxWire {
     expires_at: iso(rec.expires_at),
     error: rec.error,
     runtime_url: `${base}/v1/sandboxes/${rec.id}/runtime`,
+    pool: rec.pool,
+    host: rec.host,
+    ...(rec.state === "queued" && queuePosition !== undefined ? { queue_position: queuePosition } : {}),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * `swerex prepare-data --format parquet`: the files pyarrow reads back hold exactly the rows of the JSONL
  * output, nested fields with their shape (an empty `repo_content` is an empty list, not a struct of other
- * rows' file names), and each row read back is the same task again. Needs Python's pyarrow: skipped with a
+ * rows' file names), and each row read back is the same task again; `run-batch --instances.path x.parquet`
+ * loads the same tasks as from the JSONL. The pyarrow read-back needs Python's pyarrow: skipped with a
  * message when it is missing and CI is unset; under CI=true a missing pyarrow fails.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -10,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pathKeyedToLists } from "../../../src/rollout/data/parquet.js";
+import { loadTasks } from "../../../src/rollout/tasks/load.js";
 import { parseTask } from "../../../src/rollout/tasks/task.js";
 import { spawnSwerex } from "../../helpers/cli.js";
 
@@ -50,6 +52,18 @@ async function prepare(args: string[]): Promise<void> {
   const r = await spawnSwerex(["prepare-data", ...args], { timeoutMs: 120_000 }).done;
   expect(r.code, r.stderr).toBe(0);
 }
+
+/** Writes the same data as parquet and as JSONL into `out`. */
+async function prepareBoth(args: string[], out: string): Promise<void> {
+  await prepare([...args, `--output_dir=${out}`, "--format=parquet"]);
+  await prepare([...args, `--output_dir=${out}`]);
+}
+
+const SWEBENCH_ARGS = [
+  "--mode=swebench",
+  "--swebench_train=examples/tasks.jsonl",
+  "--swebench_test=examples/tasks.jsonl",
+];
 
 async function jsonlRows(path: string): Promise<Array<Record<string, unknown>>> {
   return (await readFile(path, "utf8"))
@@ -107,19 +121,7 @@ describe.skipIf(!hasPyarrow)("prepare-data --format parquet read back with pyarr
 
   it("swebench mode: nested task fields keep their shape; keys other rows had read back as null", async () => {
     const out = join(dir, "swe");
-    await prepare([
-      "--mode=swebench",
-      "--swebench_train=examples/tasks.jsonl",
-      "--swebench_test=examples/tasks.jsonl",
-      `--output_dir=${out}`,
-      "--format=parquet",
-    ]);
-    await prepare([
-      "--mode=swebench",
-      "--swebench_train=examples/tasks.jsonl",
-      "--swebench_test=examples/tasks.jsonl",
-      `--output_dir=${out}`,
-    ]);
+    await prepareBoth(SWEBENCH_ARGS, out);
     const back = readBack(join(out, "train.parquet"));
     const rows = await jsonlRows(join(out, "train.jsonl"));
     expect(back.rows).toEqual(rows.map((r, i) => withNulls(pathKeyedToLists(r), back.rows[i])));
@@ -134,5 +136,30 @@ describe.skipIf(!hasPyarrow)("prepare-data --format parquet read back with pyarr
       expect(again.FAIL_TO_PASS).toEqual(first.FAIL_TO_PASS);
       expect(again.repo_files).toEqual(first.repo_files);
     }
+  });
+});
+
+/** A task without its `{}`/undefined fields: parquet leaves out a field that is `{}` in every row (documented). */
+function withoutEmpty(task: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(task).filter(
+      ([, v]) => v !== undefined && !(typeof v === "object" && v !== null && Object.keys(v).length === 0),
+    ),
+  );
+}
+
+describe("the task loader reads the parquet files", () => {
+  it("loadTasks(train.parquet) gives the same tasks as loadTasks(train.jsonl), both modes", async () => {
+    const simple = join(dir, "load-simple");
+    await prepareBoth(["--mode=simple", "--train_size=23", "--test_size=0"], simple);
+    const fromParquet = await loadTasks(join(simple, "train.parquet"));
+    expect(fromParquet).toHaveLength(23);
+    expect(fromParquet).toEqual(await loadTasks(join(simple, "train.jsonl")));
+
+    const swe = join(dir, "load-swe");
+    await prepareBoth(SWEBENCH_ARGS, swe);
+    const sweParquet = (await loadTasks(join(swe, "test.parquet"))).map(withoutEmpty);
+    expect(sweParquet).toHaveLength(4);
+    expect(sweParquet).toEqual((await loadTasks(join(swe, "test.jsonl"))).map(withoutEmpty));
   });
 });
