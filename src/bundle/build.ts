@@ -31,7 +31,7 @@ const LAYOUT_VERSION = "1";
 export interface BuildBundleOptions {
   /** Output directory (default build/bundle/swerex under the package root). */
   outDir?: string;
-  /** Server entry point (default src/cli/swerex-remote.ts, or dist/cli/swerex-remote.js when installed). */
+  /** Server entry point to bundle with esbuild (default: src/cli/swerex-remote.ts, or the prebuilt server). */
   entry?: string;
   /** Rebuild even when BUILD-ID says the bundle is current. */
   force?: boolean;
@@ -76,16 +76,25 @@ export async function sharedLibraries(file: string): Promise<string[]> {
   return [...libs];
 }
 
-function defaultEntry(root: string): string {
+/**
+ * The bundled server for a build without an explicit entry: esbuild over the sources in a checkout; in an
+ * installed package (no src/, no esbuild) the copy `npm run build` bundled into dist/bundle/server.mjs.
+ */
+async function defaultServer(root: string): Promise<{ server: string; from: string }> {
   const src = join(root, "src", "cli", "swerex-remote.ts");
-  if (existsSync(src)) return src;
-  const dist = join(root, "dist", "cli", "swerex-remote.js");
-  if (existsSync(dist)) return dist;
-  throw new Error(`cannot find the swerex-remote entry point (looked for ${src} and ${dist})`);
+  if (existsSync(src)) return { server: await bundleServer(src), from: relative(root, src) };
+  const prebuilt = join(root, PREBUILT_SERVER);
+  if (existsSync(prebuilt)) return { server: await readFile(prebuilt, "utf8"), from: PREBUILT_SERVER };
+  throw new Error(
+    `cannot build the runtime bundle: neither the sources (${src}) nor the prebuilt server (${prebuilt}) are here`,
+  );
 }
 
+/** Where `npm run build` puts the bundled server, so an installed package needs no esbuild. */
+export const PREBUILT_SERVER = join("dist", "bundle", "server.mjs");
+
 /** The server as one ESM file; node-pty stays outside (it loads a native addon relative to itself). */
-async function bundleServer(entry: string): Promise<string> {
+export async function bundleServer(entry: string): Promise<string> {
   const esbuild = await import("esbuild").catch((err: unknown) => {
     throw new Error("building the runtime bundle needs the 'esbuild' package (a dev dependency)", {
       cause: err,
@@ -206,9 +215,15 @@ export function buildBundle(opts: BuildBundleOptions = {}): Promise<BundleInfo> 
 async function doBuild(outDir: string, opts: BuildBundleOptions): Promise<BundleInfo> {
   const progress = opts.onProgress ?? (() => {});
   const root = packageRoot();
-  const entry = opts.entry ?? defaultEntry(root);
-  progress(`bundling ${relative(root, entry) || entry} with esbuild`);
-  const server = await bundleServer(entry);
+  let server: string;
+  if (opts.entry) {
+    progress(`bundling ${relative(root, opts.entry) || opts.entry} with esbuild`);
+    server = await bundleServer(opts.entry);
+  } else {
+    const found = await defaultServer(root);
+    progress(`server from ${found.from}`);
+    server = found.server;
+  }
   const pty = await nodePtyFiles();
   const bash = await hostBash();
   const ptyNode = join(pty.root, "build", "Release", "pty.node");

@@ -5,7 +5,7 @@
  * command pays only for its own imports. To add a command, add one line to COMMANDS.
  */
 import { createRequire } from "node:module";
-import { stopAllDeployments } from "../deployment/registry.js";
+import { describeActiveDeployments, stopAllDeployments } from "../deployment/registry.js";
 import type { CommandContext } from "./context.js";
 
 interface CommandModule {
@@ -71,7 +71,17 @@ function installSignalHandlers(controller: AbortController): {
   let received: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     const code = SIGNAL_EXIT[signal] ?? 1;
-    if (received) process.exit(code);
+    if (received) {
+      // Clean-up is abandoned: say what it would have removed, and how to remove it later.
+      const left = describeActiveDeployments();
+      process.stderr.write(
+        left.length > 0
+          ? `swerex: second ${signal}: exiting without finishing clean-up; left behind:\n${left.map((l) => `  ${l}\n`).join("")}` +
+              "swerex: run `swerex reap` to remove them (containers and temp directories of dead swerex processes)\n"
+          : `swerex: second ${signal}: exiting now\n`,
+      );
+      process.exit(code);
+    }
     received = signal;
     process.stderr.write(`swerex: ${signal} received, stopping deployments (again to exit now)\n`);
     controller.abort(new Error(`interrupted by ${signal}`));

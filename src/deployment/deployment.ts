@@ -19,8 +19,9 @@ export interface Deployment {
   isAlive(opts?: IsAliveOptions): Promise<IsAliveResponse>;
   /** Throws `DeploymentNotStartedError` before `start()` and after `stop()`. */
   readonly runtime: Runtime;
-  on(event: "status", fn: (step: string) => void): this;
-  off(event: "status", fn: (step: string) => void): this;
+  /** `status`: SWE-ReX's custom steps. `progress`: finer lines for logs (pull progress, "started container X"). */
+  on(event: "status" | "progress", fn: (text: string) => void): this;
+  off(event: "status" | "progress", fn: (text: string) => void): this;
 }
 
 /** SWE-ReX's `DeploymentHook`: anything with `onCustomStep` can follow a deployment's steps. */
@@ -48,5 +49,9 @@ export abstract class BaseDeployment extends EventEmitter implements Deployment 
 
   protected status(step: string): void {
     this.emit("status", step);
+  }
+
+  protected emitProgress(message: string): void {
+    this.emit("progress", message);
   }
 }

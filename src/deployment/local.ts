@@ -40,6 +40,10 @@ export class LocalDeployment extends BaseDeployment {
     await runtime?.close();
   }
 
+  describe(): string {
+    return "local bash sessions of this process (their temp directories)";
+  }
+
   /** Before `start()` and after `stop()`: `{is_alive: false, message: "Runtime is None."}` (does not throw). */
   async isAlive(opts?: IsAliveOptions): Promise<IsAliveResponse> {
     if (!this._runtime) return { is_alive: false, message: "Runtime is None." };

@@ -3,8 +3,11 @@
  * it. `swerex reap` and `swerex ags gc` use them to find sandboxes whose owner died without stopping them
  * (SIGKILL, OOM, power loss).
  */
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+// The leaf module, not the room's index: importers of owner labels (AGS gc) need not load node-pty.
+import { processStartTime } from "../runtime/local/temp-dirs.js";
+
+export { processStartTime };
 
 export const LABEL_MANAGED = "swerex.managed";
 export const LABEL_OWNER_PID = "swerex.owner.pid";
@@ -20,18 +23,6 @@ export const LABEL_KEEP = "swerex.keep";
 export const LABEL_SERVICE = "swerex.service";
 /** The control plane's sandbox id (`sbx-...`) on the backend resource. */
 export const LABEL_SANDBOX = "swerex.sandbox";
-
-/** Field 22 of /proc/PID/stat (start time), or undefined when the process does not exist. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are plain.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
 
 export function ownerLabels(): Record<string, string> {
   return {

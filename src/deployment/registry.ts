@@ -7,6 +7,8 @@
 /** What the registry needs from a deployment. */
 export interface StoppableDeployment {
   stop(): Promise<void>;
+  /** What this holds, for a user told it was left behind ("docker container NAME (ID)"). */
+  describe?(): string;
 }
 
 const active = new Set<StoppableDeployment>();
@@ -49,6 +51,19 @@ export function stopAllDeployments(): Promise<void> {
     cleaning = undefined;
   });
   return cleaning;
+}
+
+/**
+ * What the tracked deployments hold, one line each, for a process about to exit without stopping them.
+ * Entries that describe nothing (internal drains) are left out; others fall back to their class name.
+ */
+export function describeActiveDeployments(): string[] {
+  const lines: string[] = [];
+  for (const d of active) {
+    if (d.describe) lines.push(d.describe());
+    else if (d.constructor !== Object) lines.push(`a ${d.constructor.name}`);
+  }
+  return lines;
 }
 
 export function setCleanupDeadlineMs(ms: number): void {

@@ -25,6 +25,57 @@ export function engineMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Where dockerode connects: DOCKER_HOST, or its default socket when that is unset. */
+export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
+
+/** The engine address we try, as a user would write it in DOCKER_HOST. */
+export function engineEndpoint(env: NodeJS.ProcessEnv = process.env): string {
+  const host = env.DOCKER_HOST?.trim();
+  return host ? host : `unix://${DEFAULT_DOCKER_SOCKET} (the default; DOCKER_HOST is unset)`;
+}
+
+/** Socket-level failures: nothing answered at the engine address (as opposed to an engine that said no). */
+const UNREACHABLE_CODES = new Set([
+  "ENOENT",
+  "ECONNREFUSED",
+  "EACCES",
+  "EPERM",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNRESET",
+]);
+
+/** Whether `err` says no Docker engine answered (no socket, refused, no permission, unknown host). */
+export function isEngineUnreachable(err: unknown): boolean {
+  if (engineStatus(err) !== undefined) return false;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && UNREACHABLE_CODES.has(code);
+}
+
+/**
+ * A user-facing explanation when `err` means no engine answered, else "": the address tried, why, and how
+ * to point at (or start) an engine. Ends with a newline when not empty.
+ */
+export function dockerUnreachableHint(err: unknown, env: NodeJS.ProcessEnv = process.env): string {
+  if (!isEngineUnreachable(err)) return "";
+  const code = (err as { code: string }).code;
+  const why =
+    code === "EACCES" || code === "EPERM"
+      ? "permission denied on the socket (run as root, or join the docker group)"
+      : code === "ENOENT"
+        ? "no socket there"
+        : code;
+  return (
+    `No Docker engine is reachable at ${engineEndpoint(env)}: ${why}.\n` +
+    "Point DOCKER_HOST at a running engine (export DOCKER_HOST=unix:///path/to/docker.sock, or " +
+    "tcp://HOST:2375), or install and start one (Debian: apt-get install docker.io; then " +
+    "systemctl start docker, or run dockerd in the background). See docs/docker.md.\n"
+  );
+}
+
 /** Answers within `timeoutMs` or throws: whether an engine is reachable at all. */
 export async function pingEngine(docker: Docker, timeoutMs = 5000): Promise<void> {
   // The typings omit ping's options; dockerode passes `abortSignal` through to the request.

@@ -7,7 +7,7 @@
  * - two replicas on one store: an Idempotency-Key retried on both makes one sandbox; the duty holder
  *   SIGKILLed, the other takes its duties over within 10 s and they run again (pool refill, reaper).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { createStore } from "../../src/store/index.js";
 import type { Store } from "../../src/store/types.js";
 import type { TempDatabase } from "../store/fixtures.js";

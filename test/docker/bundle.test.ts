@@ -2,12 +2,13 @@
  * The runtime bundle serves a full session in images that have nothing of ours: a busybox-only image (no
  * node, no bash, no libc) and a Debian image with bash, git and python3. Plus `swerex bundle image`.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildBundleImage } from "../../src/bundle/image.js";
 import { BUILD_ID_FILE } from "../../src/bundle/paths.js";
 import type { DockerDeployment } from "../../src/deployment/docker/deployment.js";
+import { followProgress } from "../../src/docker/engine.js";
 import {
   busyboxImage,
   debianImage,
@@ -105,6 +106,32 @@ describeDocker("runtime bundle in foreign images (real engine)", { timeout: 180_
       expect(r).toMatchObject({ stdout: "/usr/bin/bash\n42\ngit-ok\nunset\n", exit_code: 0 });
     } finally {
       await d.stop();
+    }
+  });
+
+  it("runtime_mount=none runs the server an image holds at /nix/swerex", async () => {
+    const tag = `swerex-test/busybox-with-bundle:${process.pid}`;
+    const bundle = await testBundle();
+    const context = dirname(bundle);
+    const dockerfileName = `.Dockerfile.swerex-test-${process.pid}`;
+    await writeFile(join(context, dockerfileName), `FROM ${busybox}\nCOPY ${basename(bundle)} /nix/swerex\n`);
+    try {
+      const stream = await docker.buildImage(
+        { context, src: [dockerfileName, basename(bundle)] },
+        { t: tag, dockerfile: dockerfileName, rm: true, forcerm: true },
+      );
+      await followProgress(docker, stream);
+      const d = testDeployment({ image: tag, bundleDir, labels: label.labels }, { runtime_mount: "none" });
+      deployments.push(d);
+      await d.start();
+      await fullSession(d);
+      await d.stop();
+    } finally {
+      await rm(join(context, dockerfileName), { force: true });
+      await docker
+        .getImage(tag)
+        .remove({ force: true })
+        .catch(() => {});
     }
   });
 

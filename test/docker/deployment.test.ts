@@ -1,6 +1,6 @@
 /** DockerDeployment against the real engine: lifecycle, fail-fast, time-outs, stop guarantees, limits, concurrency. */
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { DockerDeployment } from "../../src/deployment/docker/deployment.js";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { DockerDeployment } from "../../src/deployment/docker/deployment.js";
 import { LABEL_MANAGED, LABEL_OWNER_PID } from "../../src/deployment/owner.js";
 import { activeDeployments } from "../../src/deployment/registry.js";
 import {
@@ -54,6 +54,37 @@ describeDocker("DockerDeployment (real engine)", { timeout: 180_000 }, () => {
   afterAll(async () => {
     await Promise.allSettled(started.map((d) => d.stop()));
     expect(await removeContainersWithLabel(label.filter)).toBe(0);
+  });
+
+  it("reports progress as events and never writes to stderr itself", async () => {
+    const d = new DockerDeployment({
+      image,
+      pull: "never",
+      runtime_mount: bundleDir,
+      labels: label.labels,
+      startup_timeout: 120,
+    });
+    started.push(d);
+    const progress: string[] = [];
+    d.on("progress", (m) => progress.push(m));
+    const writes = vi.spyOn(process.stderr, "write");
+    try {
+      await d.start();
+      await d.stop();
+      expect(writes.mock.calls.filter((c) => String(c[0]).includes("swerex"))).toEqual([]);
+    } finally {
+      writes.mockRestore();
+    }
+    expect(progress.some((m) => /^started container \S+; waiting for the runtime on port \d+$/.test(m))).toBe(
+      true,
+    );
+  });
+
+  it("describes what it holds, for a process that has to leave it behind", async () => {
+    const d = deployment();
+    await d.start();
+    expect(d.describe()).toBe(`docker container ${d.containerName} (${d.containerId?.slice(0, 12)})`);
+    await d.stop();
   });
 
   it("starts, is alive, runs a command, stops and removes its container", async () => {

@@ -1,13 +1,15 @@
 /**
  * `swerex bundle build [--out DIR] [--force]` and `swerex bundle image [--tag swerex-runtime:latest]`: the
  * self-contained runtime bundle (run-swerex + node + libraries + node-pty + server) and the image that holds
- * it under /nix/swerex (what AGS mounts). Progress goes to stderr; the result (a path or a tag) to stdout.
+ * it under /nix/swerex (what AGS mounts). Progress goes to the log on stderr (pretty on a terminal, JSON
+ * otherwise; level from SWEREX_LOG_LEVEL); the result (a path or a tag) to stdout.
  */
 import { parseArgs } from "node:util";
 import { buildBundle } from "../../bundle/build.js";
 import { buildBundleImage, DEFAULT_BUNDLE_IMAGE_TAG } from "../../bundle/image.js";
 import { LAUNCHER_NAME } from "../../bundle/paths.js";
-import { engineMessage } from "../../docker/engine.js";
+import { dockerUnreachableHint, engineMessage } from "../../docker/engine.js";
+import { createCliLogger } from "../logger.js";
 
 export const description = "build the runtime bundle (bundle build) or an image holding it (bundle image)";
 
@@ -19,8 +21,6 @@ build   writes the runtime bundle (default build/bundle/swerex): run-swerex star
 image   builds a local Docker image (FROM scratch) with the bundle at /nix/swerex: mount it on AGS
         (mount_image, image_subpath) or COPY --from it.
 `;
-
-const progress = (m: string) => process.stderr.write(`swerex bundle: ${m}\n`);
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -45,6 +45,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const log = createCliLogger({ name: "swerex bundle", level: process.env.SWEREX_LOG_LEVEL ?? "info" });
+  const progress = (m: string) => log.info(m);
   try {
     if (sub === "build") {
       const info = await buildBundle({
@@ -66,7 +68,9 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
   } catch (err) {
-    process.stderr.write(`swerex bundle ${sub}: ${engineMessage(err)}\n`);
+    log.error(`swerex bundle ${sub}: ${engineMessage(err)}`);
+    const hint = dockerUnreachableHint(err);
+    if (hint) log.error(hint.trimEnd());
     return 1;
   }
   process.stderr.write(

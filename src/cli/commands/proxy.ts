@@ -4,11 +4,10 @@
  * `/sessions/{id}/v1` opens a separate session per id on first use. Runs until SIGINT/SIGTERM, then fails
  * waiting calls, flushes the recording and exits.
  */
-import { pino } from "pino";
+
 import { z } from "zod";
 import { ConfigError, loadConfig, zodIssues } from "../../config/index.js";
 import { registerDeployment, unregisterDeployment } from "../../deployment/registry.js";
-import { redactingLoggerOptions } from "../../log/index.js";
 import { createPolicy, PolicyConfigSchema } from "../../rollout/policy/create.js";
 import { PolicyError } from "../../rollout/policy/errors.js";
 import { TrainerPolicy } from "../../rollout/policy/trainer.js";
@@ -19,6 +18,7 @@ import {
 } from "../../rollout/proxy/model-proxy.js";
 import { DEFAULT_BASE_PORT, startSingleRolloutProxy } from "../../rollout/proxy/single-rollout.js";
 import type { PolicyBackend } from "../../rollout/types.js";
+import { createCliLogger } from "../logger.js";
 
 export const description =
   "run the OpenAI-compatible ModelProxy (openai upstream, trainer-driven or replay policy)";
@@ -119,10 +119,7 @@ export async function run(argv: string[], ctx: ProxyCommandContext = {}): Promis
     return EXIT_USAGE;
   }
 
-  const logger = pino(
-    { level: logLevel, base: null, ...redactingLoggerOptions() },
-    pino.destination({ fd: 2, sync: true }),
-  );
+  const logger = createCliLogger({ name: "swerex proxy", level: logLevel, env: ctx.env });
   let proxy: ModelProxy;
   try {
     proxy = await startSingleRolloutProxy({

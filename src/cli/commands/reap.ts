@@ -1,17 +1,22 @@
 /**
  * `swerex reap [--dry-run] [--all] [--label KEY[=VALUE]]...`: removes the containers that swerex processes
- * left behind when they were killed (found by owner labels). Without `--all`, only containers whose owner
- * process on this host is gone. One line per container on stdout.
+ * left behind when they were killed (found by owner labels), and their session and execute temp
+ * directories (found by owner markers). Without `--all`, only containers whose owner process on this host
+ * is gone; temp directories always only when their owner is gone. One line per container or directory on
+ * stdout.
  */
 import { parseArgs } from "node:util";
 import { reapContainers } from "../../deployment/docker/reap.js";
-import { engineMessage } from "../../docker/engine.js";
+import { dockerUnreachableHint, engineMessage } from "../../docker/engine.js";
+import { reapTempDirs } from "../../runtime/local/index.js";
 
-export const description = "remove Docker containers left behind by killed swerex processes";
+export const description = "remove containers and temp directories left behind by killed swerex processes";
 
 const USAGE = `Usage: swerex reap [--dry-run] [--all] [--label KEY[=VALUE]]...
 
-Removes containers that a swerex process started and could not stop (it was SIGKILLed, or crashed).
+Removes containers that a swerex process started and could not stop (it was SIGKILLed, or crashed), and
+the temporary directories of its bash sessions and commands ($TMPDIR/swerex-*, $TMPDIR/swerex-exec-*)
+once the process that made them is gone (a live process's directories are never touched).
 Containers kept with remove_container=false are stopped, not removed.
 
 Flags:
@@ -43,16 +48,28 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const dryRun = values["dry-run"] ?? false;
+  let failed = 0;
+  // Temp directories first: they need no engine, so an unreachable Docker does not keep them around.
+  if (!values.label?.length) {
+    const dirs = await reapTempDirs({ dryRun });
+    for (const d of dirs) {
+      if (d.action === "failed") failed++;
+      const verb = dryRun ? "would remove" : d.action;
+      process.stdout.write(`${verb} ${d.path} owner=${d.pid} (dead)${d.error ? ` (${d.error})` : ""}\n`);
+    }
+    process.stderr.write(
+      `swerex reap: ${dirs.length} temp director${dirs.length === 1 ? "y" : "ies"}${dryRun ? " found (dry run)" : ""}\n`,
+    );
+  }
   let reaped: Awaited<ReturnType<typeof reapContainers>>;
   try {
     reaped = await reapContainers({ all: values.all ?? false, dryRun, labels: values.label ?? [] });
   } catch (err) {
     process.stderr.write(
-      `swerex reap: cannot list containers: ${engineMessage(err)} (is DOCKER_HOST right?)\n`,
+      `swerex reap: cannot list containers: ${engineMessage(err)}\n${dockerUnreachableHint(err)}`,
     );
     return 1;
   }
-  let failed = 0;
   for (const c of reaped) {
     const verb = dryRun ? `would ${c.action === "stopped" ? "stop" : "remove"}` : c.action;
     if (c.action === "failed") failed++;

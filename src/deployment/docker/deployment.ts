@@ -14,6 +14,7 @@ import { buildBundle } from "../../bundle/build.js";
 import { BUNDLE_MOUNT_PATH, defaultBundleDir, LAUNCHER_NAME } from "../../bundle/paths.js";
 import {
   demuxLogs,
+  dockerUnreachableHint,
   engineMessage,
   engineStatus,
   followProgress,
@@ -42,7 +43,10 @@ const LOG_TAIL_CHARS = 4000;
 export interface DockerDeploymentOptions {
   /** Engine client; default: one shared client from DOCKER_HOST. */
   docker?: Docker;
-  /** Progress lines for slow steps (pull, bundle build, start); default: written to stderr. */
+  /**
+   * Progress lines for slow steps (pull, bundle build, start); default: emitted as `progress` events, which
+   * a CLI logs (library code never writes to stderr itself).
+   */
   onProgress?: (message: string) => void;
   /**
    * Labels naming who owns the container; default: this process (`ownerLabels()`, which `swerex reap`
@@ -69,10 +73,6 @@ interface Run extends DeploymentRun {
   container?: Docker.Container;
   runtime?: RemoteRuntime;
   endpoint?: DockerEndpoint;
-}
-
-function writeProgress(message: string): void {
-  process.stderr.write(`swerex docker: ${message}\n`);
 }
 
 /** Raced against `ms`; the value or undefined on timeout. Errors are swallowed (clean-up must go on). */
@@ -119,7 +119,7 @@ export class DockerDeployment extends RunLifecycleDeployment<Run> {
     super();
     this.config = DockerDeploymentConfig.parse(config);
     this.docker = opts.docker ?? sharedDockerClient();
-    this.progress = opts.onProgress ?? writeProgress;
+    this.progress = opts.onProgress ?? ((message) => this.emitProgress(message));
     this.owner = opts.ownerLabels;
     this.register = opts.register ?? true;
   }
@@ -137,6 +137,11 @@ export class DockerDeployment extends RunLifecycleDeployment<Run> {
     return this.run?.container?.id;
   }
 
+  describe(): string {
+    const id = this.containerId;
+    return `docker container ${this.run?.name ?? "(not started)"}${id ? ` (${id.slice(0, 12)})` : ""}`;
+  }
+
   /** Set once the runtime answers: how to reach it without this object (the control plane stores it). */
   get endpoint(): DockerEndpoint | undefined {
     return this.run?.runtime === this._runtime ? this.run?.endpoint : undefined;
@@ -148,7 +153,14 @@ export class DockerDeployment extends RunLifecycleDeployment<Run> {
 
   protected async startRun(run: Run, signal: AbortSignal): Promise<void> {
     const cfg = this.config;
-    await this.ensureImage(signal);
+    try {
+      await this.ensureImage(signal); // the first call to the engine
+    } catch (err) {
+      // "connect ENOENT /var/run/docker.sock" alone does not tell a newcomer what to do.
+      const hint = dockerUnreachableHint(err);
+      if (hint) throw new DeploymentStartupError(hint.trimEnd(), { cause: err });
+      throw err;
+    }
     signal.throwIfAborted();
     const bundleDir = await this.ensureBundle();
     signal.throwIfAborted();
@@ -159,10 +171,9 @@ export class DockerDeployment extends RunLifecycleDeployment<Run> {
     const serverPort = hostNetwork ? (cfg.port ?? (await freePort())) : CONTAINER_PORT;
     const token = randomUUID();
     const serve = `--port ${serverPort} --auth-token ${token}`;
-    const command =
-      bundleDir === null
-        ? `swerex-remote ${serve}`
-        : `${BUNDLE_MOUNT_PATH}/${LAUNCHER_NAME} ${serve} || swerex-remote ${serve}`;
+    // With runtime_mount=none the image brings the server: a bundle baked in at /nix/swerex (swerex bundle
+    // image), else a `swerex-remote` on its PATH.
+    const command = `${BUNDLE_MOUNT_PATH}/${LAUNCHER_NAME} ${serve} || swerex-remote ${serve}`;
     if (bundleDir !== null) settings.HostConfig.Binds.unshift(`${bundleDir}:${BUNDLE_MOUNT_PATH}:ro`);
     if (!hostNetwork) {
       settings.HostConfig.PortBindings = {

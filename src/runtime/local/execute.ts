@@ -9,8 +9,8 @@
  * holds the output open (upstream's pipes wait for it).
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, open, rm, stat } from "node:fs/promises";
-import { constants, tmpdir } from "node:os";
+import { open, rm, stat } from "node:fs/promises";
+import { constants } from "node:os";
 import { join } from "node:path";
 import { CommandTimeoutError, NonZeroExitCodeError, PythonValueError, SwerexError } from "../errors.js";
 import type { Command, CommandResponse } from "../protocol.js";
@@ -19,6 +19,7 @@ import { decodeBytes } from "./codec.js";
 import { asOsError, osError } from "./os-error.js";
 import { DEFAULT_MAX_OUTPUT_CHARS, truncationNote } from "./pty-expect.js";
 import { pyFloat, pyRepr } from "./pyrepr.js";
+import { makeOwnedTempDir } from "./temp-dirs.js";
 
 /** After SIGKILL to the group, how long to wait for the exit to be reported. */
 const REAP_MS = 5_000;
@@ -89,7 +90,7 @@ type Outcome = { kind: "exit"; code: number } | { kind: "timeout" } | { kind: "a
 export async function executeCommand(cmd: Command, opts: ExecuteOptions = {}): Promise<CommandResponse> {
   const argv = argvOf(cmd);
   await checkCwd(cmd.cwd);
-  const dir = await mkdtemp(join(tmpdir(), "swerex-exec-"));
+  const dir = await makeOwnedTempDir("swerex-exec-");
   try {
     const outPath = join(dir, "stdout");
     const errPath = join(dir, "stderr");

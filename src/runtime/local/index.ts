@@ -9,4 +9,11 @@ export { executeCommand } from "./execute.js";
 export { DEFAULT_MAX_SESSIONS, LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.js";
 export { DEFAULT_MAX_OUTPUT_CHARS } from "./pty-expect.js";
 export { pyFloat, pyRepr, pyStrRepr } from "./pyrepr.js";
+export {
+  type LeftoverTempDir,
+  makeOwnedTempDir,
+  OWNER_MARKER,
+  processStartTime,
+  reapTempDirs,
+} from "./temp-dirs.js";
 export { cleanOutput, PS1, stripControlChars } from "./terminal-text.js";

@@ -15,6 +15,7 @@ import {
   PexpectTimeoutError,
   SessionDoesNotExistError,
 } from "../../../src/runtime/errors.js";
+import { STARTUP_PAUSE_MS } from "../../../src/runtime/local/bash-session.js";
 import { checkBashCommand, LocalRuntime } from "../../../src/runtime/local/index.js";
 import type { ActionInput } from "../../../src/runtime/protocol.js";
 import { INTERRUPT, PAGER_INTERRUPT, waitForFile, within } from "../conformance.js";
@@ -196,6 +197,9 @@ describe("LocalRuntime sessions", () => {
     });
 
     it("set -x traces the command and never our own line", async () => {
+      // A developer's ~/.bashrc may set PROMPT_COMMAND (pyenv does); bash traces it before each prompt,
+      // at a terminal too. This test is about the command's own trace.
+      await run({ command: "unset PROMPT_COMMAND" });
       expect((await run({ command: "set -x" })).output).toBe("");
       // An interactive bash prints `+ echo hi`: the command runs one `eval` deep (docs/local-runtime.md).
       expect((await run({ command: "echo hi" })).output).toBe("++ echo hi\nhi\n");
@@ -418,6 +422,18 @@ describe("LocalRuntime session start-up", () => {
     expect(rt.sessionNames).not.toContain("slow");
     await rt.createSession({ ...STARTUP, session: "slow" });
     await rt.closeSession({ session: "slow" });
+  });
+
+  it("the startup_timeout clock starts 0.3 s after the spawn, as upstream's does", async () => {
+    const slow = join(tmp, "slower.sh");
+    await writeFile(slow, "sleep 5\n");
+    const started = Date.now();
+    const err = await rt
+      .createSession({ session: "slow", startup_source: [slow], startup_timeout: 0.2 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PexpectTimeoutError);
+    // A lower bound only (timers never fire early): upstream's pause plus the timeout, not the timeout alone.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(STARTUP_PAUSE_MS + 200);
   });
 
   it("startup output is returned", async () => {
