@@ -17,6 +17,8 @@ export interface RolloutSandboxOptions {
   owner: string;
   rolloutId: string;
   deployment: ConfigTree;
+  /** Take the sandbox from this warm pool instead of starting `deployment`. */
+  pool?: string;
   ttlSec: number;
   /** Called with the sandbox id as soon as it is known (the rollout record names it). */
   onSandbox?: (sandboxId: string) => void;
@@ -38,7 +40,7 @@ export class RolloutSandboxDeployment extends BaseDeployment {
     const { sandboxes, owner, rolloutId } = this.opts;
     const key = `rollout:${rolloutId}`;
     const request = {
-      deployment: this.opts.deployment,
+      ...(this.opts.pool !== undefined ? { pool: this.opts.pool } : { deployment: this.opts.deployment }),
       ttl: this.opts.ttlSec,
       metadata: { rollout_id: rolloutId },
     };

@@ -80,6 +80,8 @@ interface Prepared {
   reward: RewardConfig;
   policy: PolicyBackend;
   deployment: ConfigTree;
+  /** A warm pool to take the sandbox from, instead of starting `deployment`. */
+  pool: string | undefined;
   ttlSec: number;
 }
 
@@ -213,9 +215,6 @@ export class RolloutService {
         });
       }
     }
-    if (body.pool !== undefined) {
-      issues.push({ where: "pool", message: "this service has no warm pools; give deployment instead" });
-    }
     const agentTree: Record<string, unknown> = { ...((body.agent as Record<string, unknown>) ?? {}) };
     for (const key of ["max_steps", "max_turns", "swe_agent_timeout"]) {
       if (body[key] !== undefined) agentTree[key] = body[key];
@@ -255,16 +254,39 @@ export class RolloutService {
     if (!rew.success) {
       issues.push(...zodIssues(rew.error, { input: body.reward, where: (p) => ["reward", ...p].join(".") }));
     }
+    const pool = typeof body.pool === "string" ? body.pool : undefined;
     let deployment: ConfigTree = (body.deployment as ConfigTree | undefined) ?? {};
-    if (task?.image) {
-      const type = deployment.type ?? this.opts.defaults.tree.type ?? this.opts.defaults.defaultType;
-      if (type === "docker" || type === "tencentags") deployment = { ...deployment, image: task.image };
-    }
-    try {
-      resolveDeployment(deployment, this.opts.defaults, this.opts.sandboxes.servableTypes);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      issues.push(...err.issues);
+    if (body.pool !== undefined && pool === undefined) {
+      issues.push({ where: "pool", message: "expected the name of one of the service's warm pools" });
+    } else if (pool !== undefined) {
+      try {
+        // A pool's sandboxes are already running: the task must fit the image they run.
+        const config = resolveDeployment(
+          this.opts.sandboxes.poolDeployment(pool, body.deployment !== undefined),
+          this.opts.defaults,
+          this.opts.sandboxes.servableTypes,
+        );
+        if (task?.image && "image" in config && config.image !== task.image) {
+          issues.push({
+            where: "pool",
+            message: `pool ${JSON.stringify(pool)} runs image ${config.image}; the task needs ${task.image}`,
+          });
+        }
+      } catch (err) {
+        if (!(err instanceof ServiceError) && !(err instanceof ConfigError)) throw err;
+        issues.push(...(err instanceof ConfigError ? err.issues : (err.issues ?? [])));
+      }
+    } else {
+      if (task?.image) {
+        const type = deployment.type ?? this.opts.defaults.tree.type ?? this.opts.defaults.defaultType;
+        if (type === "docker" || type === "tencentags") deployment = { ...deployment, image: task.image };
+      }
+      try {
+        resolveDeployment(deployment, this.opts.defaults, this.opts.sandboxes.servableTypes);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        issues.push(...err.issues);
+      }
     }
     if (issues.length > 0 || !task || !agent || !pol.success || !rew.success) throw invalid(issues);
     let policy: PolicyBackend;
@@ -285,7 +307,7 @@ export class RolloutService {
       this.opts.maxTtlSec,
       PROVISION_TIMEOUT_S + agent.swe_agent_timeout + rew.data.eval_timeout + LEASE_MARGIN_S,
     );
-    return { task, agent, reward: rew.data, policy, deployment, ttlSec };
+    return { task, agent, reward: rew.data, policy, deployment, pool, ttlSec };
   }
 
   async create(owner: string, body: unknown, idempotencyKey?: string): Promise<RolloutRecord> {
@@ -388,6 +410,7 @@ export class RolloutService {
             owner: live.owner,
             rolloutId: id,
             deployment: prep.deployment,
+            pool: prep.pool,
             ttlSec: prep.ttlSec,
             onSandbox: (sandboxId) =>
               void this.store.updateRollout(id, { sandbox_id: sandboxId }).catch(() => undefined),

@@ -216,6 +216,25 @@ export class SandboxService {
   }
 
   /**
+   * The deployment config of warm pool `pool` (what its sandboxes run); a 422 naming `pool` when the service
+   * has no such pool, or when the request also gives a deployment (`withDeployment`).
+   */
+  poolDeployment(pool: string, withDeployment = false): ConfigTree {
+    const pools = this.opts.pools;
+    if (!pools) {
+      throw new ServiceError("invalid_request", "pool: this service has no pools", {
+        issues: [{ where: "pool", message: "this service has no pools" }],
+      });
+    }
+    if (withDeployment) {
+      throw new ServiceError("invalid_request", "pool: give either pool or deployment, not both", {
+        issues: [{ where: "pool", message: "give either pool or deployment, not both" }],
+      });
+    }
+    return pools.deploymentOf(pool);
+  }
+
+  /**
    * `create({pool})`: a ready sandbox of the pool, or the pool's deployment for a cold start when none is
    * ready. With an Idempotency-Key, a key already used returns its sandbox; a hand-out that loses the key
    * to a concurrent retry (another replica) goes back to the pool, and the winner's sandbox is returned.
@@ -227,19 +246,9 @@ export class SandboxService {
     hash: string,
     key: string | undefined,
   ): Promise<CreateResult | { deployment: ConfigTree }> {
-    const pools = this.opts.pools;
     const pool = req.pool as string;
-    if (!pools) {
-      throw new ServiceError("invalid_request", "pool: this service has no pools", {
-        issues: [{ where: "pool", message: "this service has no pools" }],
-      });
-    }
-    if (req.deployment !== undefined) {
-      throw new ServiceError("invalid_request", "pool: give either pool or deployment, not both", {
-        issues: [{ where: "pool", message: "give either pool or deployment, not both" }],
-      });
-    }
-    const deployment = pools.deploymentOf(pool);
+    const deployment = this.poolDeployment(pool, req.deployment !== undefined);
+    const pools = this.opts.pools as NonNullable<SandboxServiceOptions["pools"]>;
     const wait = req.wait ?? true;
     const replay = async (rec: { request_hash: string; kind: string; resource_id: string }) => {
       if (rec.request_hash !== hash || rec.kind !== "sandbox") throw keyReused();

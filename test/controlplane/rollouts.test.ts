@@ -3,13 +3,23 @@
  * calls a trainer answers over `/v1/calls` with token ids from the recorded gold trajectory (resolved; the ids
  * reach the trajectory and the verl fields); FIFO order under `--max_rollouts`; cancellation stops the
  * sandbox; a SIGKILLed service fails its running rollout as `infrastructure` on restart and stops its
- * sandbox; a trainer error reaches the agent; bad input, idempotency and owner isolation.
+ * sandbox; a trainer error reaches the agent; bad input, idempotency and owner isolation; a rollout takes its
+ * sandbox from a warm pool.
  */
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SweTask } from "../../src/rollout/tasks/task.js";
 import { exampleTask } from "../rollout/e2e/harness.js";
-import { api, newDataDir, type ServeProcess, startServe, testServiceId, until } from "./serve.js";
+import {
+  api,
+  newDataDir,
+  type ServeProcess,
+  startServe,
+  startServeWithConfig,
+  testServiceId,
+  until,
+} from "./serve.js";
 
 const KEY = "rollout-key-a";
 const OTHER = "rollout-key-b";
@@ -304,4 +314,49 @@ it("a rollout running when the service is SIGKILLed is failed (infrastructure) a
     await serve.stop();
     await data.remove();
   }
+});
+
+describe("a service with a warm pool", () => {
+  let serve: Awaited<ReturnType<typeof startServeWithConfig>>;
+  beforeAll(async () => {
+    serve = await startServeWithConfig(
+      { pools: [{ name: "warm", size: 1 }] },
+      { keys: [KEY], serviceId: testServiceId(), args: ["--instances.deployment.type", "local"] },
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await serve?.remove();
+  });
+
+  it("takes a rollout's sandbox from the pool; pool with deployment or an unknown pool is a 422 naming pool", {
+    timeout: 300_000,
+  }, async () => {
+    const ready = async () => {
+      const pools = await api(serve.url, "GET", "/v1/pools", { key: KEY });
+      return pools.body.items[0]?.ready === 1 ? pools.body.items[0] : undefined;
+    };
+    await until("the pool has a ready sandbox", ready, 120_000);
+    const pooled = await api(serve.url, "GET", "/v1/sandboxes?state=running", { key: KEY });
+    expect(pooled.body.items).toEqual([]);
+
+    const replay = { type: "replay", path: resolve("examples/trajectories.jsonl") };
+    const { id } = await createRollout(serve.url, { task, policy: replay, pool: "warm" });
+    const done = await waitDone(serve.url, id);
+    expect(done.state).toBe("completed");
+    expect(done.result.resolved).toBe(true);
+    const sandbox = (await api(serve.url, "GET", `/v1/sandboxes/${done.sandbox_id}`, { key: KEY })).body;
+    expect(sandbox.pool).toBe("warm");
+    expect(sandbox.state).toBe("stopped");
+    expect(sandbox.metadata).toEqual({ rollout_id: id });
+
+    for (const body of [
+      { task, policy: replay, pool: "warm", deployment: { type: "local" } },
+      { task, policy: replay, pool: "cold" },
+      { task, policy: replay, pool: 7 },
+    ]) {
+      const r = await api(serve.url, "POST", "/v1/rollouts", { key: KEY, body });
+      expect(r.status, r.text).toBe(422);
+      expect(r.body.error.issues.map((i: { field: string }) => i.field)).toEqual(["pool"]);
+    }
+  });
 });

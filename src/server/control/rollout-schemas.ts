@@ -22,7 +22,10 @@ export const CreateRolloutBody = z
     ),
     reward: tree("reward.* keys of run-batch (default swebench).").optional(),
     deployment: tree("Deployment config merged over the service's default.").optional(),
-    pool: z.string().optional().meta({ description: "Reserved for warm pools (not available yet: 422)." }),
+    pool: z
+      .string()
+      .optional()
+      .meta({ description: "A warm pool of the service to take the sandbox from (instead of deployment)." }),
     max_steps: z
       .number()
       .int()
