@@ -1,5 +1,6 @@
 /** The backends a service can run sandboxes on, by deployment type. */
 import type { Logger } from "pino";
+import type { AgsPacer } from "../../deployment/ags/rate-limit.js";
 import { DockerBackend } from "./docker.js";
 import { DummyBackend } from "./dummy.js";
 import { LocalBackend } from "./local.js";
@@ -20,6 +21,8 @@ export interface BackendSetOptions {
   logger: Logger;
   /** AGS credentials of the service's default config (the environment's win), for adopted instances. */
   agsCredentials?: { secret_id?: string; secret_key?: string };
+  /** Paces AGS API calls (replicas on PostgreSQL share the store's bucket); default: per process. */
+  agsPacer?: AgsPacer;
 }
 
 /** One adapter per deployment type the service serves. */
@@ -32,6 +35,7 @@ export function createBackends(opts: BackendSetOptions): Map<string, BackendAdap
       serviceId: opts.serviceId,
       logger: opts.logger.child({ backend: "tencentags" }),
       ...(opts.agsCredentials ? { credentials: opts.agsCredentials } : {}),
+      ...(opts.agsPacer ? { pacer: opts.agsPacer } : {}),
     }),
   ];
   return new Map(all.map((b) => [b.type, b]));

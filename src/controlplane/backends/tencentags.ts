@@ -9,6 +9,7 @@
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { describeInstance } from "../../deployment/ags/instances.js";
+import type { AgsPacer } from "../../deployment/ags/rate-limit.js";
 import { dataPlaneDispatcher } from "../../deployment/ags/runtime-factory.js";
 import {
   type DeploymentConfig,
@@ -34,6 +35,8 @@ export interface TencentAgsBackendOptions {
   logger: Logger;
   /** Credentials (`secret_id`, `secret_key`) of the service's default config, for adopted instances. */
   credentials?: { secret_id?: string; secret_key?: string };
+  /** Paces AGS API calls across replicas (the store's shared bucket); default: per process. */
+  pacer?: AgsPacer;
 }
 
 type AgsConfig = Extract<DeploymentConfig, { type: "tencentags" }>;
@@ -52,6 +55,7 @@ export class TencentAgsBackend implements BackendAdapter {
       logger: this.opts.logger.child({ sandbox: sandboxId }),
       register: false,
       ownerMetadata: serviceLabels(this.opts.serviceId, sandboxId),
+      ...(this.opts.pacer ? { pacer: this.opts.pacer } : {}),
     };
   }
 

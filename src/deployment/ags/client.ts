@@ -11,7 +11,7 @@ import { CommonClient } from "tencentcloud-sdk-nodejs-common";
 import { sleep } from "../../runtime/index.js";
 import { AgsRequestError } from "./errors.js";
 import { agsLogger } from "./log.js";
-import { ActionRateLimiter } from "./rate-limit.js";
+import { ActionRateLimiter, type AgsPacer } from "./rate-limit.js";
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from "./retry.js";
 import { AGS_API_VERSION, type AgsAction, type AgsActions } from "./types.js";
 
@@ -35,6 +35,8 @@ export interface AgsClientOptions {
   actionRateLimits?: Record<string, number>;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
+  /** Replaces the per-process token buckets (e.g. a bucket shared by replicas through the store). */
+  pacer?: AgsPacer;
 }
 
 export interface CallOptions {
@@ -77,6 +79,9 @@ export class AgsClient {
   readonly protocol: "http://" | "https://";
   private readonly transport: Transport;
   private readonly limiter: ActionRateLimiter;
+  private readonly pacer: AgsPacer | undefined;
+  /** `ags/<SecretId fingerprint>/<region>/`: the prefix of the pacer's bucket names. */
+  private readonly bucketPrefix: string;
   private readonly retry: RetryPolicy;
   private readonly log: Logger;
   private readonly agent: http.Agent;
@@ -90,6 +95,8 @@ export class AgsClient {
     this.protocol = protocol;
     this.retry = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.limiter = new ActionRateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT, opts.actionRateLimits);
+    this.pacer = opts.pacer;
+    this.bucketPrefix = `ags/${fingerprint(opts.secretId)}/${opts.region}/`;
     this.log = (opts.logger ?? agsLogger()).child({ component: "ags-client" });
     // An explicit agent also keeps the SDK from routing through `http_proxy` (spec/ags.md 2.6).
     this.agent =
@@ -123,7 +130,7 @@ export class AgsClient {
     }
     const { signal } = opts;
     for (let attempt = 0; ; attempt++) {
-      await this.limiter.take(action, signal);
+      await this.pace(action, signal);
       this.callCounts[action] = (this.callCounts[action] ?? 0) + 1;
       const started = Date.now();
       try {
@@ -145,6 +152,16 @@ export class AgsClient {
         await sleep(delay, signal);
       }
     }
+  }
+
+  private pace(action: string, signal: AbortSignal | undefined): Promise<void> {
+    if (!this.pacer) return this.limiter.take(action, signal);
+    return this.pacer({
+      bucket: this.bucketPrefix + action,
+      action,
+      ratePerSecond: this.limiter.rateFor(action),
+      ...(signal ? { signal } : {}),
+    });
   }
 
   private toApiError(action: string, raw: unknown, attempts: number): AgsRequestError {
@@ -190,23 +207,42 @@ export class AgsClient {
   }
 }
 
+/** A short, stable, non-reversible name for a credential (bucket names and cache keys hold no secret). */
+function fingerprint(value: string): string {
+  return createHash("sha256").update(value).digest("hex").slice(0, 16);
+}
+
 const shared = new Map<string, AgsClient>();
+/** Distinct pacers get distinct shared clients (two stores in one process must not share buckets). */
+const pacerIds = new WeakMap<AgsPacer, number>();
+let lastPacerId = 0;
+
+function pacerId(pacer: AgsPacer | undefined): number {
+  if (!pacer) return 0;
+  let id = pacerIds.get(pacer);
+  if (id === undefined) {
+    id = ++lastPacerId;
+    pacerIds.set(pacer, id);
+  }
+  return id;
+}
 
 /**
  * One client per (endpoint, region, credentials, pacing) in the process, so every deployment draws from
  * the same token buckets: the limit AGS enforces is per account and action, not per deployment.
  */
 export function sharedAgsClient(opts: AgsClientOptions): AgsClient {
-  const keyHash = createHash("sha256").update(opts.secretKey).digest("hex").slice(0, 16);
+  const keyHash = fingerprint(opts.secretKey);
   const key = JSON.stringify([
     opts.endpoint ?? DEFAULT_AGS_ENDPOINT,
     opts.region,
     opts.secretId,
     keyHash,
-    opts.sessionToken ? createHash("sha256").update(opts.sessionToken).digest("hex").slice(0, 16) : "",
+    opts.sessionToken ? fingerprint(opts.sessionToken) : "",
     !!opts.skipSslVerify,
     opts.rateLimit ?? DEFAULT_RATE_LIMIT,
     opts.actionRateLimits ?? {},
+    pacerId(opts.pacer),
   ]);
   let client = shared.get(key);
   if (!client) {

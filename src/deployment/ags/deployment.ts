@@ -30,6 +30,7 @@ import { AgsQuotaError, AgsRequestError, AgsTimeoutError, isCapacityOrQuotaError
 import { GatewayCheck } from "./gateway-check.js";
 import { describeInstance, instancePoller, stopInstance } from "./instances.js";
 import { agsLogger } from "./log.js";
+import type { AgsPacer } from "./rate-limit.js";
 import { type AgsRuntimeFactory, defaultAgsRuntimeFactory } from "./runtime-factory.js";
 import { InstanceTokenProvider } from "./token.js";
 import {
@@ -48,6 +49,8 @@ export interface TencentAGSDeploymentOptions {
   logger?: Logger;
   /** A ready client (tests, benchmarks); default: the process-wide client for these credentials. */
   client?: AgsClient;
+  /** Paces the default client's calls instead of its per-process buckets (the control plane's store). */
+  pacer?: AgsPacer;
   /** undici dispatcher for the data plane, e.g. the emulator's `dispatcher()`. */
   dispatcher?: Dispatcher;
   /** Environment for the credential variables (default `process.env`). */
@@ -150,6 +153,7 @@ export class TencentAGSDeployment extends BaseDeployment {
           skipSslVerify: this.config.skip_ssl_verify,
           rateLimit: this.config.api_rate_limit,
           logger: this.opts.logger,
+          ...(this.opts.pacer ? { pacer: this.opts.pacer } : {}),
         });
     }
     return this.clientInstance;

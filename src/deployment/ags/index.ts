@@ -22,5 +22,6 @@ export { AgsGatewayError } from "./gateway-check.js";
 export { type AgsGcOptions, type AgsGcReport, agsGc } from "./gc.js";
 export { AGS_REDACT_PATHS, createAgsLogger } from "./log.js";
 export { type PrecacheProgress, type PrecacheResult, precacheImages } from "./precache.js";
+export type { AgsPacer, PaceRequest } from "./rate-limit.js";
 export { InstanceTokenProvider, parseExpiresAt } from "./token.js";
 export type { AgsAction, AgsActions, SandboxInstance, SandboxTool } from "./types.js";

@@ -53,10 +53,15 @@ export class ActionRateLimiter {
     private readonly perAction: Readonly<Record<string, number>> = {},
   ) {}
 
+  /** The sustained rate of `action`, requests per second. */
+  rateFor(action: string): number {
+    return this.perAction[action] ?? this.defaultRate;
+  }
+
   bucket(action: string): TokenBucket {
     let b = this.buckets.get(action);
     if (!b) {
-      b = new TokenBucket(this.perAction[action] ?? this.defaultRate);
+      b = new TokenBucket(this.rateFor(action));
       this.buckets.set(action, b);
     }
     return b;
@@ -66,3 +71,21 @@ export class ActionRateLimiter {
     return this.bucket(action).take(signal);
   }
 }
+
+/** One request's slot, asked of a pacing hook that replaces the per-process buckets. */
+export interface PaceRequest {
+  /**
+   * Names the account's limit for this action: `ags/<SecretId fingerprint>/<region>/<action>`. A
+   * fingerprint, never the SecretId itself, because bucket names are stored (and the SecretKey never is).
+   */
+  bucket: string;
+  action: string;
+  ratePerSecond: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Waits for a request's slot. The control plane on PostgreSQL passes one backed by the store's shared
+ * token bucket, so every replica draws from one budget per account and action.
+ */
+export type AgsPacer = (req: PaceRequest) => Promise<void>;

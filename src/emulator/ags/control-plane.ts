@@ -31,6 +31,8 @@ export interface ControlPlaneOptions {
   /** Require the credential-scope service to be `ags` (needs an `ags.*` endpoint name on the client). */
   strictService: boolean;
   callCounts: Map<string, number>;
+  /** Calls per action answered `RequestLimitExceeded`. */
+  limitedCounts: Map<string, number>;
   logger: EmulatorLogger | undefined;
   random: () => number;
   /** Regions the service answers for (`X-TC-Region`); others get `UnsupportedRegion`. */
@@ -148,6 +150,7 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
       opts.callCounts.set(action, (opts.callCounts.get(action) ?? 0) + 1);
       if (!opts.rateLimiter.tryAcquire(action, Date.now())) {
         const limit = opts.rateLimiter.limitFor(action);
+        opts.limitedCounts.set(action, (opts.limitedCounts.get(action) ?? 0) + 1);
         throw new AgsApiError(
           "RequestLimitExceeded",
           `Your current request times exceed the frequency limit \`${limit}\` per second for action \`${action}\`. Please reduce the frequency of calls.`,

@@ -102,6 +102,8 @@ export interface AgsEmulator {
   listInstances(): Record<string, unknown>[];
   /** Calls per action that passed authentication (including rate-limited and faulted ones). */
   callCounts(): Record<string, number>;
+  /** Calls per action answered `RequestLimitExceeded` (over the action's rate limit). */
+  limitedCounts(): Record<string, number>;
   inject: {
     /** The instance's sandbox dies: backend killed, status FAILED, StopReason error. */
     killInstance(instanceId: string): Promise<void>;
@@ -228,6 +230,7 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
     Object.entries(opts.faults?.errorRate ?? {}).map(([a, f]) => [a, toFault(f)]),
   );
   const callCounts = new Map<string, number>();
+  const limitedCounts = new Map<string, number>();
   const rateLimiter = new RateLimiter({ ...(opts.rateLimits ?? {}) }, opts.defaultRateLimit ?? 20);
   const actions: Record<AgsEmulatorAction, (body: unknown) => Record<string, unknown>> = {
     CreateSandboxTool: (b) => tools.create(b),
@@ -253,6 +256,7 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
     signatureWindowSeconds: opts.signatureWindowSeconds ?? 300,
     strictService: opts.strictService ?? false,
     callCounts,
+    limitedCounts,
     logger: opts.logger,
     random: Math.random,
     regions: new Set(opts.regions ?? DEFAULT_AGS_REGIONS),
@@ -318,6 +322,7 @@ export async function startAgsEmulator(opts: AgsEmulatorOptions): Promise<AgsEmu
     listTools: () => tools.list().map((t: ToolRecord) => tools.render(t)),
     listInstances: () => instances.list().map((i: InstanceRecord) => instances.render(i)),
     callCounts: () => Object.fromEntries(callCounts),
+    limitedCounts: () => Object.fromEntries(limitedCounts),
     inject: {
       killInstance: (id) => instances.kill(id),
       expireTokens: (id) => instances.expireTokens(id),

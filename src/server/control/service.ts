@@ -4,6 +4,7 @@
  * progress, stop the reaper, and leave sandboxes running (their leases own them) unless `stopSandboxes`.
  */
 import { hostname } from "node:os";
+import { storeAgsPacer } from "../../controlplane/ags-pacer.js";
 import { ScaleConfig } from "../../controlplane/fleet-config.js";
 import { createScale } from "../../controlplane/fleet-scale.js";
 import {
@@ -73,7 +74,15 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     serviceId: opts.serviceId,
     holder,
     logger,
-    backends: opts.backends ?? createBackends({ serviceId: opts.serviceId, logger, agsCredentials }),
+    backends:
+      opts.backends ??
+      createBackends({
+        serviceId: opts.serviceId,
+        logger,
+        agsCredentials,
+        // Replicas share one PostgreSQL store: they share its AGS rate budget too.
+        ...(store.kind === "postgres" ? { agsPacer: storeAgsPacer(store) } : {}),
+      }),
     defaults: opts.defaults,
     maxSandboxes: opts.maxSandboxes,
   });
