@@ -86,6 +86,29 @@ describe("AgsClient request shape", () => {
   });
 });
 
+describe("AgsClient pacing hook", () => {
+  it("asks the pacer for every attempt, naming the bucket by a SecretId fingerprint, region and action", async () => {
+    let attempts = 0;
+    mock = mockAgs({
+      StopSandboxInstance: () => (++attempts === 1 ? apiError("RequestLimitExceeded", "slow down") : {}),
+    });
+    const asked: { bucket: string; action: string; ratePerSecond: number }[] = [];
+    await client({
+      rateLimit: 7,
+      pacer: async ({ bucket, action, ratePerSecond }) => {
+        asked.push({ bucket, action, ratePerSecond });
+      },
+    }).call("StopSandboxInstance", { InstanceId: "i1" });
+    expect(asked).toHaveLength(2);
+    expect(asked[0]).toEqual({
+      bucket: expect.stringMatching(/^ags\/[0-9a-f]{16}\/ap-guangzhou\/StopSandboxInstance$/),
+      action: "StopSandboxInstance",
+      ratePerSecond: 7,
+    });
+    expect(asked[0]?.bucket).not.toContain("AKIDtest");
+  });
+});
+
 describe("AgsClient retries", () => {
   it.each([
     "RequestLimitExceeded",
