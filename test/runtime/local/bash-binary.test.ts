@@ -50,7 +50,8 @@ describe("SWEREX_BASH", () => {
       if (saved === undefined) delete process.env.SWEREX_BASH;
       else process.env.SWEREX_BASH = saved;
     }
-    // -c: the bootstrap that turns echo off; -i: the interactive shell it execs; -n: the syntax check.
-    expect((await readFile(log, "utf8")).split("\n").filter(Boolean)).toEqual(["-c", "-i", "-n"]);
+    // -c: the bootstrap that turns echo off; --rcfile: the interactive shell it execs (`--rcfile F -i`);
+    // -n: the syntax check.
+    expect((await readFile(log, "utf8")).split("\n").filter(Boolean)).toEqual(["-c", "--rcfile", "-n"]);
   });
 });
