@@ -103,9 +103,14 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
   });
   scale.attach(service);
   // Another live replica (it holds the reaper's lease) owns the starts in flight: reconciling them here
-  // would fail them. Start-up reconciliation is for a service coming back alone.
+  // would fail them. Start-up reconciliation is for a service coming back alone; a lease still held by a
+  // killed earlier life of this service on this machine is stale, not another replica's.
   const leader = await store.getDuty(REAPER_DUTY);
-  const othersAlive = leader !== undefined && leader.holder !== holder && leader.expires_at > Date.now();
+  const othersAlive =
+    leader !== undefined &&
+    leader.holder !== holder &&
+    leader.expires_at > Date.now() &&
+    !deadLocalHolder(leader.holder, `${opts.serviceId}/${hostname()}/`);
   const reconciled = othersAlive
     ? { adopted: [], lost: [], finished: [], failed: [], stopped: [], orphansRemoved: [] }
     : await reconcile({ store, service, backends, logger });
@@ -118,7 +123,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     logger,
     // Rollouts run in the replica that accepted them: with another replica alive, unfinished rollouts may
     // be its own, so only a service coming back alone fails the previous life's rollouts.
-    recover: !othersAlive || deadLocalHolder(leader?.holder ?? "", `${opts.serviceId}/${hostname()}/`),
+    recover: !othersAlive,
   });
   const reaper = new Reaper({
     store,
