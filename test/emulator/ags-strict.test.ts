@@ -308,6 +308,51 @@ describe("AGS emulator: requests that must not cost or reach anything (issue 13)
     expect(answer).toContain('"Code":"AuthFailure.SecretIdNotFound"');
   });
 
+  it("a refused caller may finish sending its body: no reset mid-write, and the connection stays usable", async () => {
+    // The fuzzer's `write EPIPE`: the answer came before the body, then the server closed the socket while
+    // the client was still writing a body under the cap. Now the rest is discarded and the socket kept.
+    const body = `{"Limit":1,"Pad":"${"A".repeat(60 * 1024)}"}`;
+    const head = (length: number) =>
+      `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n` +
+      "Authorization: TC3-HMAC-SHA256 Credential=AKIDunknown/2026-01-01/ags/tc3_request, SignedHeaders=content-type;host, " +
+      `Signature=${"0".repeat(64)}\r\nX-TC-Action: DescribeSandboxToolList\r\nX-TC-Version: 2025-09-20\r\n` +
+      `X-TC-Timestamp: ${Math.floor(Date.now() / 1000)}\r\n\r\n`;
+    const answers = await new Promise<string[]>((resolve, reject) => {
+      const socket = connect(emu.port, "127.0.0.1");
+      let got = "";
+      let sentSecond = false;
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`no second answer; got ${JSON.stringify(got.slice(0, 2000))}`));
+      }, 20_000);
+      socket.on("data", (d) => {
+        got += d.toString();
+        const found = got.match(/HTTP\/1\.1 [\s\S]*?"RequestId":"[^"]+"\}\}/g) ?? [];
+        if (found.length === 1 && !sentSecond) {
+          // The first answer is in; only now does the rest of the first body go out, then a second request.
+          sentSecond = true;
+          socket.write(body.slice(10));
+          socket.write(head(2) + "{}");
+        }
+        if (found.length === 2) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(found);
+        }
+      });
+      socket.on("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      socket.write(head(Buffer.byteLength(body)) + body.slice(0, 10));
+    });
+    for (const a of answers) {
+      expect(a).toMatch(/^HTTP\/1\.1 200/);
+      expect(a).not.toMatch(/connection: close/i);
+      expect(a).toContain('"Code":"AuthFailure.SecretIdNotFound"');
+    }
+  });
+
   it("a body over the cap is refused from its Content-Length, unread", async () => {
     const ts = Math.floor(Date.now() / 1000);
     const date = new Date(ts * 1000).toISOString().slice(0, 10);

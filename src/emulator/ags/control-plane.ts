@@ -76,7 +76,9 @@ function send(
     "content-type": "application/json",
     "content-length": String(Buffer.byteLength(body)),
   };
-  // An answer given before the body was read ends the connection: the unread body cannot be skipped.
+  // A body over the cap is never read, so the connection cannot be reused; any other unread body (a caller
+  // refused before its body was read) is discarded by Node after the answer, so the client can finish
+  // writing instead of hitting a reset mid-write (EPIPE), and the connection stays usable.
   if (close) headers.connection = "close";
   // Echoing the trace ID fills the SDK error's `traceId`.
   if (traceId) headers["x-tc-traceid"] = traceId;
@@ -94,7 +96,8 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
     const traceHeader = req.headers["x-tc-traceid"];
     const traceId = Array.isArray(traceHeader) ? traceHeader[0] : traceHeader;
     let action = "";
-    let bodyRead = false;
+    // True once the body cannot be drained politely (over the cap): the answer then closes the connection.
+    let bodyOverCap = false;
     try {
       // No URL parsing: `//` or `//host/x` is a path here, not an authority.
       const raw = req.url ?? "/";
@@ -121,9 +124,14 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
       // Who is calling is settled before the body is read: an unknown caller never costs a large read.
       preverifyTc3(header);
       const declared = Number(req.headers["content-length"] ?? 0);
-      if (declared > opts.maxBodyBytes) throw tooLarge(opts.maxBodyBytes);
-      const body = await readBody(req, opts.maxBodyBytes);
-      bodyRead = true;
+      if (declared > opts.maxBodyBytes) {
+        bodyOverCap = true;
+        throw tooLarge(opts.maxBodyBytes);
+      }
+      const body = await readBody(req, opts.maxBodyBytes).catch((err: unknown) => {
+        bodyOverCap = true;
+        throw err;
+      });
       const { secretId } = verifyTc3({ ...header, body, path: pathname, query });
       const expectedToken = opts.lookupSessionToken(secretId);
       if (expectedToken !== undefined) {
@@ -192,7 +200,7 @@ export function createControlPlaneHandler(opts: ControlPlaneOptions) {
         res,
         traceId,
         { Error: { Code: apiErr.code, Message: apiErr.message }, RequestId: requestId },
-        !bodyRead,
+        bodyOverCap,
       );
     }
   };
