@@ -4,9 +4,14 @@
  *       POST /v1/sandboxes until it answers 201 running;
  *   (b) N concurrent creates over a 2-host fleet vs the same N on one host: wall time (two extra dockerd
  *       engines started here, as the tests do);
- *   (c) 200 creates against the AGS emulator through two replicas vs the rate-limit floor: not measured
- *       yet, the service has no tencentags backend to place on (docs/control-plane.md).
- * `--quick`: fewer samples and N = 16 instead of 64. Needs root (extra engines), DOCKER_HOST and the
+ *   (c) 200 concurrent creates (`tencentags`) through two replicas on one PostgreSQL against the AGS
+ *       emulator at its default per-action limit R = 20/s, `api_rate_limit` = R: wall until all are
+ *       running vs the rate-limit floor, 200 / R seconds (the time StartSandboxInstance needs at exactly the
+ *       limit; one call per create), and the emulator's RequestLimitExceeded count (must be 0). The
+ *       emulator runs in its own higher-priority process, as the real AGS is a server of its own
+ *       (test/ags/emulator-process.ts). Needs SWEREX_TEST_PG_URL.
+ * `--quick`: fewer samples, N = 16 instead of 64, 60 AGS creates instead of 200. `--only a,b,c`: just those
+ * rows (c alone needs neither root nor Docker). Rows a and b need root (extra engines), DOCKER_HOST and the
  * busybox test image (built on first use).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -16,6 +21,9 @@ import { sharedDockerClient } from "../src/docker/engine.js";
 import { api, startServeWithConfig, testServiceId, until } from "../test/controlplane/serve.js";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../test/docker/images.js";
 import { startDockerdFleet } from "../test/helpers/dockerd-fleet.js";
+import { startEmulatorProcess } from "../test/ags/emulator-process.js";
+import { startAgsReplicas } from "../test/controlplane/ags-replicas.js";
+import { tempPostgresDatabase } from "../test/store/pg-admin.js";
 import { latencyStats, roundTo } from "./lib/stats.js";
 import type { BenchOptions } from "./run.js";
 
@@ -91,9 +99,96 @@ async function burst(hosts: { name: string; docker_host: string }[], n: number, 
   }
 }
 
+/** The AGS emulator's default per-action limit (the real API's, spec/ags.md). */
+const AGS_RATE = 20;
+
+/** (c) `n` concurrent creates split over two replicas sharing the AGS rate limit; all deleted after. */
+async function agsTwoReplicas(n: number) {
+  const pgUrl = process.env.SWEREX_TEST_PG_URL;
+  if (!pgUrl) throw new Error("row (c) needs SWEREX_TEST_PG_URL (a PostgreSQL server to create a database on)");
+  const emu = await startEmulatorProcess({ defaultRateLimit: AGS_RATE, instanceQuota: n + 10 });
+  const db = await tempPostgresDatabase(pgUrl, "swerex_bench");
+  try {
+    const r = await startAgsReplicas({
+      count: 2,
+      key: KEY,
+      databaseUrl: db.url,
+      emulator: emu,
+      rateLimit: AGS_RATE,
+      logLevel: "warn",
+    });
+    try {
+      const [ms, answers] = await timed(() =>
+        Promise.all(Array.from({ length: n }, (_, k) => r.call(k % 2, "POST", "/v1/sandboxes", {}))),
+      );
+      const failed = answers.filter((a) => a.status !== 201 || a.body.state !== "running");
+      const afterCreates = await emu.state();
+      const stopped = await Promise.all(
+        answers.filter((a) => a.body?.id).map((a, k) => r.call(k % 2, "DELETE", `/v1/sandboxes/${a.body.id}`)),
+      );
+      const notStopped = stopped.filter((s) => s.body?.state !== "stopped").length;
+      const left = await emu.liveInstances();
+      const end = await emu.state();
+      if (failed.length > 0) throw new Error(`${failed.length} creates failed: ${failed[0]?.text}`);
+      if (notStopped > 0 || left.length > 0)
+        throw new Error(`${notStopped} deletes failed, ${left.length} instances left running`);
+      const floor = n / AGS_RATE;
+      return {
+        n,
+        rate_limit: AGS_RATE,
+        wall_s: roundTo(ms / 1000, 2),
+        floor_s: floor,
+        ratio: roundTo(ms / 1000 / floor, 3),
+        limited_after_creates: afterCreates.limitedCounts,
+        limited_after_deletes: end.limitedCounts,
+        calls: end.callCounts,
+        instances_left: left.length,
+      };
+    } finally {
+      await r.remove();
+    }
+  } finally {
+    await emu.close();
+    await db.drop();
+  }
+}
+
+/** `--only a,c` (or `--only=a,c`): the rows to run; all by default. */
+function rowsToRun(args: string[]): Set<string> {
+  const i = args.findIndex((a) => a === "--only" || a.startsWith("--only="));
+  if (i === -1) return new Set(["a", "b", "c"]);
+  const arg = args[i] as string;
+  const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : (args[i + 1] ?? "");
+  const rows = new Set(value.split(",").filter(Boolean));
+  const unknown = [...rows].filter((r) => !["a", "b", "c"].includes(r));
+  if (rows.size === 0 || unknown.length > 0) throw new Error(`--only takes rows among a,b,c, got "${value}"`);
+  return rows;
+}
+
 export default async function run(opts: BenchOptions): Promise<unknown> {
+  const rows = rowsToRun(opts.args);
   const samples = opts.quick ? 5 : 20;
   const n = opts.quick ? 16 : 64;
+  const agsN = opts.quick ? 60 : 200;
+  const result: Record<string, unknown> = { bench: "scale", quick: opts.quick };
+  const lines: string[] = [];
+  if (rows.has("a") || rows.has("b")) Object.assign(result, await dockerRows(rows, samples, n, lines));
+  if (rows.has("c")) {
+    const c = await agsTwoReplicas(agsN);
+    result.c_ags_two_replicas = { ...c, target_ratio: 1.2 };
+    lines.push(
+      `(c) ${c.n} AGS creates on two replicas: wall ${c.wall_s} s, floor ${c.floor_s} s (${c.n} / ${c.rate_limit} per s), ratio ${c.ratio} (target <= 1.2)`,
+      `    RequestLimitExceeded: ${JSON.stringify(c.limited_after_deletes)} (target {}); instances left: ${c.instances_left}`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, `scale-${Date.now()}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
+
+/** Rows (a) and (b): Docker, on the CI engine and two extra engines. */
+async function dockerRows(rows: Set<string>, samples: number, n: number, lines: string[]) {
   const bundle = (await buildBundle()).dir;
   const deploymentArgs = [
     "--instances.deployment.type=docker",
@@ -104,35 +199,27 @@ export default async function run(opts: BenchOptions): Promise<unknown> {
     "--instances.deployment.memory_limit=256m",
   ];
   await ensureBusyboxImage(sharedDockerClient());
-
-  const a = await poolVsCold(deploymentArgs, samples);
-  const fleet = await startDockerdFleet({ names: ["a", "b"] });
-  let b: { one_host_s: number; two_hosts_s: number };
-  try {
-    const hosts = fleet.engines.map((e) => ({ name: e.name, docker_host: e.dockerHost }));
-    const one = await burst(hosts.slice(0, 1), n, deploymentArgs);
-    const two = await burst(hosts, n, deploymentArgs);
-    b = { one_host_s: one, two_hosts_s: two };
-  } finally {
-    await fleet.destroy();
-  }
-  const result = {
-    bench: "scale",
-    quick: opts.quick,
-    a_pool_vs_cold: { ...a, p50_ratio: roundTo(a.warm.p50_ms / a.cold.p50_ms, 3), target_p50_ms: 20 },
-    b_fleet_burst: { n, ...b, ratio: roundTo(b.two_hosts_s / b.one_host_s, 2), target_ratio: 0.6 },
-    c_ags_two_replicas: "not measured: the service has no tencentags backend yet",
-  };
-  process.stdout.write(
-    [
+  const result: Record<string, unknown> = {};
+  if (rows.has("a")) {
+    const a = await poolVsCold(deploymentArgs, samples);
+    result.a_pool_vs_cold = { ...a, p50_ratio: roundTo(a.warm.p50_ms / a.cold.p50_ms, 3), target_p50_ms: 20 };
+    lines.push(
       `(a) warm pool  p50 ${a.warm.p50_ms} ms  p99 ${a.warm.p99_ms} ms   (target p50 <= 20 ms)`,
       `    cold start p50 ${a.cold.p50_ms} ms  p99 ${a.cold.p99_ms} ms   (n=${samples} each)`,
-      `(b) ${n} creates: one host ${b.one_host_s} s, two hosts ${b.two_hosts_s} s, ratio ${result.b_fleet_burst.ratio} (target <= 0.6)`,
-      "(c) not measured (no tencentags backend in the service yet)",
-      "",
-    ].join("\n"),
-  );
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, `scale-${Date.now()}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    );
+  }
+  if (rows.has("b")) {
+    const fleet = await startDockerdFleet({ names: ["a", "b"] });
+    try {
+      const hosts = fleet.engines.map((e) => ({ name: e.name, docker_host: e.dockerHost }));
+      const one = await burst(hosts.slice(0, 1), n, deploymentArgs);
+      const two = await burst(hosts, n, deploymentArgs);
+      const ratio = roundTo(two / one, 2);
+      result.b_fleet_burst = { n, one_host_s: one, two_hosts_s: two, ratio, target_ratio: 0.6 };
+      lines.push(`(b) ${n} creates: one host ${one} s, two hosts ${two} s, ratio ${ratio} (target <= 0.6)`);
+    } finally {
+      await fleet.destroy();
+    }
+  }
   return result;
 }

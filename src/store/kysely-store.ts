@@ -462,10 +462,13 @@ export class KyselyStore implements Store {
           updated_at: sql<number>`case when ${at} > rate_buckets.updated_at then ${at} else rate_buckets.updated_at end`,
         }),
       )
-      .returning("tokens")
+      .returning(["tokens", "updated_at"])
       .executeTakeFirstOrThrow();
-    const tokens = Number(row.tokens);
-    return tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / ratePerSec);
+    // The bucket's clock is the latest `now` it has seen. A caller whose `now` is older (it waited for a
+    // connection or the row lock while later callers went through, or its clock is behind) gets its slot
+    // on the bucket's clock too: counting its debt from its own stale `now` would send it early.
+    const debtMs = Math.max(0, (-Number(row.tokens) * 1000) / ratePerSec);
+    return Math.max(0, Math.ceil(Number(row.updated_at) + debtMs - now));
   }
 }
 

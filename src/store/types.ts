@@ -218,8 +218,8 @@ export interface Store {
 
   /**
    * Shared token bucket (an account's API rate, shared by every replica): takes one token from `bucket`,
-   * which refills at `ratePerSec` up to `burst`. Returns how many ms the caller must wait before its call
-   * (0 = go now). Tokens are reserved even when the answer is a wait, so concurrent takers get distinct
+   * which refills at `ratePerSec` up to `burst`. Returns how many ms after `now` the caller's slot is
+   * (0 = go now; slots are on the bucket's clock, the latest `now` it has seen). Tokens are reserved even when the answer is a wait, so concurrent takers get distinct
    * slots and together never exceed `burst + ratePerSec * t` calls in any `t` seconds. Atomic across replicas.
    */
   takeRateToken(bucket: string, ratePerSec: number, burst: number, now?: number): Promise<number>;
