@@ -3,3 +3,4 @@ export {
   createHostRoutingHttpAgent,
   type HostRoutingOptions,
 } from "./host-routing.js";
+export { HOP_BY_HOP_REQUEST, HOP_BY_HOP_RESPONSE } from "./hop-by-hop.js";
