@@ -18,11 +18,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildBundle } from "../src/bundle/build.js";
 import { sharedDockerClient } from "../src/docker/engine.js";
+import { startEmulatorProcess } from "../test/ags/emulator-process.js";
+import { startAgsReplicas } from "../test/controlplane/ags-replicas.js";
 import { api, startServeWithConfig, testServiceId, until } from "../test/controlplane/serve.js";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../test/docker/images.js";
 import { startDockerdFleet } from "../test/helpers/dockerd-fleet.js";
-import { startEmulatorProcess } from "../test/ags/emulator-process.js";
-import { startAgsReplicas } from "../test/controlplane/ags-replicas.js";
 import { tempPostgresDatabase } from "../test/store/pg-admin.js";
 import { latencyStats, roundTo } from "./lib/stats.js";
 import type { BenchOptions } from "./run.js";
@@ -105,7 +105,8 @@ const AGS_RATE = 20;
 /** (c) `n` concurrent creates split over two replicas sharing the AGS rate limit; all deleted after. */
 async function agsTwoReplicas(n: number) {
   const pgUrl = process.env.SWEREX_TEST_PG_URL;
-  if (!pgUrl) throw new Error("row (c) needs SWEREX_TEST_PG_URL (a PostgreSQL server to create a database on)");
+  if (!pgUrl)
+    throw new Error("row (c) needs SWEREX_TEST_PG_URL (a PostgreSQL server to create a database on)");
   const emu = await startEmulatorProcess({ defaultRateLimit: AGS_RATE, instanceQuota: n + 10 });
   const db = await tempPostgresDatabase(pgUrl, "swerex_bench");
   try {
@@ -124,7 +125,9 @@ async function agsTwoReplicas(n: number) {
       const failed = answers.filter((a) => a.status !== 201 || a.body.state !== "running");
       const afterCreates = await emu.state();
       const stopped = await Promise.all(
-        answers.filter((a) => a.body?.id).map((a, k) => r.call(k % 2, "DELETE", `/v1/sandboxes/${a.body.id}`)),
+        answers
+          .filter((a) => a.body?.id)
+          .map((a, k) => r.call(k % 2, "DELETE", `/v1/sandboxes/${a.body.id}`)),
       );
       const notStopped = stopped.filter((s) => s.body?.state !== "stopped").length;
       const left = await emu.liveInstances();

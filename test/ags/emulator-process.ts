@@ -61,15 +61,18 @@ export async function startEmulatorProcess(opts: Options = {}): Promise<Emulator
       child.kill("SIGKILL");
       reject(new Error(`AGS emulator process did not start within ${START_TIMEOUT_MS} ms: ${output}`));
     }, START_TIMEOUT_MS);
-    child.on("message", (msg: { ready?: { endpoint: string; domain: string }; id?: number; state?: EmulatorState }) => {
-      if (msg.ready) {
-        clearTimeout(timer);
-        resolve(msg.ready);
-      } else if (msg.id !== undefined && msg.state) {
-        pending.get(msg.id)?.(msg.state);
-        pending.delete(msg.id);
-      }
-    });
+    child.on(
+      "message",
+      (msg: { ready?: { endpoint: string; domain: string }; id?: number; state?: EmulatorState }) => {
+        if (msg.ready) {
+          clearTimeout(timer);
+          resolve(msg.ready);
+        } else if (msg.id !== undefined && msg.state) {
+          pending.get(msg.id)?.(msg.state);
+          pending.delete(msg.id);
+        }
+      },
+    );
     void exited.then(() => {
       clearTimeout(timer);
       reject(new Error(`AGS emulator process exited before it was ready: ${output}`));

@@ -30,7 +30,13 @@ describePostgres("two replicas share the AGS rate limit through PostgreSQL (AGS 
   beforeAll(async () => {
     emu = await startEmulatorProcess({ defaultRateLimit: RATE });
     db = await tempPostgresDatabase();
-    replicas = await startAgsReplicas({ count: 2, key: KEY, databaseUrl: db.url, emulator: emu, rateLimit: RATE });
+    replicas = await startAgsReplicas({
+      count: 2,
+      key: KEY,
+      databaseUrl: db.url,
+      emulator: emu,
+      rateLimit: RATE,
+    });
   }, 180_000);
 
   afterAll(async () => {
