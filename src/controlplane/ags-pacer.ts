@@ -25,11 +25,13 @@ export const SHARED_RATE_MARGIN = 0.85;
 /**
  * A request that wakes this long after its slot gives the slot up and takes a new one. Together with what
  * can still delay it after this check (an await in the client, signing, the socket write, the network) its
- * lateness must stay under the tolerance `1 / SHARED_RATE_MARGIN - 1` seconds, so the check takes half of
- * it (88 ms at 0.85). Measured on a loaded two-core machine: without it, replicas woke up to 1.7 s late and
- * a burst of 200 creates drew dozens of RequestLimitExceeded; with it, none.
+ * lateness must stay under the tolerance `1 / SHARED_RATE_MARGIN - 1` seconds; the check takes a quarter
+ * of it (44 ms at 0.85) and leaves the rest to that path. Measured on a loaded two-core machine (load
+ * average 10-19): without the check replicas woke up to 1.7 s late and a burst of 200 creates drew dozens
+ * of RequestLimitExceeded; with half the tolerance here, 1 run in 5 of the shared-rate test still drew
+ * one. An idle replica wakes within a few ms of its slot, so this costs nothing there.
  */
-const LATE_LIMIT_MS = Math.round(((1 / SHARED_RATE_MARGIN - 1) * 1000) / 2);
+const LATE_LIMIT_MS = Math.round(((1 / SHARED_RATE_MARGIN - 1) * 1000) / 4);
 /** Evenly spaced requests (as the per-process bucket): a burst followed by the full rate trips the window. */
 const SHARED_BURST = 1;
 
