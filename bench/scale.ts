@@ -15,6 +15,7 @@
  * busybox test image (built on first use).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { buildBundle } from "../src/bundle/build.js";
 import { sharedDockerClient } from "../src/docker/engine.js";
@@ -146,6 +147,8 @@ async function agsTwoReplicas(n: number) {
         limited_after_deletes: end.limitedCounts,
         calls: end.callCounts,
         instances_left: left.length,
+        // The wall depends on how starved the replicas are; the ratio means most on an idle machine.
+        load_average_1m: roundTo(loadavg()[0] ?? 0, 1),
       };
     } finally {
       await r.remove();
@@ -180,7 +183,7 @@ export default async function run(opts: BenchOptions): Promise<unknown> {
     const c = await agsTwoReplicas(agsN);
     result.c_ags_two_replicas = { ...c, target_ratio: 1.2 };
     lines.push(
-      `(c) ${c.n} AGS creates on two replicas: wall ${c.wall_s} s, floor ${c.floor_s} s (${c.n} / ${c.rate_limit} per s), ratio ${c.ratio} (target <= 1.2)`,
+      `(c) ${c.n} AGS creates on two replicas: wall ${c.wall_s} s, floor ${c.floor_s} s (${c.n} / ${c.rate_limit} per s), ratio ${c.ratio} (target <= 1.2; load average ${c.load_average_1m})`,
       `    RequestLimitExceeded: ${JSON.stringify(c.limited_after_deletes)} (target {}); instances left: ${c.instances_left}`,
     );
   }
