@@ -2,7 +2,7 @@
  * The scale-out parts of one service replica, built from the `ScaleConfig` and wired around the
  * `SandboxService`: the fleet docker backend (replacing the single-engine one when `docker_hosts` is set),
  * placement with overflow, host health, the admission queue, warm pools, and the duties that run once
- * across replicas (pool refill, fleet watch). Order of life: `createScale` (before the service: it
+ * across replicas (pool refill, fleet watch, the sweep of starts abandoned by a dead replica). Order of life: `createScale` (before the service: it
  * supplies backends and service options) -> `attach(service)` -> `start()` -> `stop()`.
  */
 import type { Logger } from "pino";
@@ -21,6 +21,7 @@ import { FleetPlacer } from "./fleet-placer.js";
 import { FleetReconciler } from "./fleet-reconcile.js";
 import { PoolManager } from "./pool-manager.js";
 import type { SandboxService, SandboxServiceOptions } from "./sandboxes.js";
+import { livenessDuty, STALE_STARTS_DUTY, StaleStartSweeper } from "./stale-starts.js";
 import { HOLDING_STATES } from "./states.js";
 
 /** Engines are pinged this often by every replica (placement must know at once). */
@@ -34,6 +35,8 @@ export interface ScaleOptions {
   serviceId: string;
   /** This replica's duty-lease holder name. */
   holder: string;
+  /** This replica's per-life id (stale-starts.ts): its liveness lease is renewed with the duties. */
+  starter: string;
   logger: Logger;
   /** The service's backends by type; the docker one is replaced by the fleet when there are hosts. */
   backends: Map<string, BackendAdapter>;
@@ -139,6 +142,13 @@ export function createScale(opts: ScaleOptions): Scale {
     duties,
     admission,
     attach(service) {
+      // Not a shared duty: every replica holds its own liveness lease; the runner renews it every tick.
+      duties.add(livenessDuty(opts.starter), async () => {});
+      const sweeper = new StaleStartSweeper({ store, service, backends, self: opts.starter, logger });
+      duties.add(STALE_STARTS_DUTY, async () => {
+        const swept = await sweeper.sweep();
+        if (swept.failed.length > 0) duties.kick("pools");
+      });
       if (config.pools.length > 0) {
         pools = new PoolManager({
           store,
