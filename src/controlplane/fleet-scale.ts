@@ -19,9 +19,10 @@ import { DutyRunner } from "./fleet-duties.js";
 import { FleetHealth } from "./fleet-health.js";
 import { FleetPlacer } from "./fleet-placer.js";
 import { FleetReconciler } from "./fleet-reconcile.js";
+import { livenessDuty } from "./liveness.js";
 import { PoolManager } from "./pool-manager.js";
 import type { SandboxService, SandboxServiceOptions } from "./sandboxes.js";
-import { livenessDuty, STALE_STARTS_DUTY, StaleStartSweeper } from "./stale-starts.js";
+import { STALE_STARTS_DUTY, StaleStartSweeper } from "./stale-starts.js";
 import { HOLDING_STATES } from "./states.js";
 
 /** Engines are pinged this often by every replica (placement must know at once). */

@@ -2,7 +2,8 @@
  * Reconciliation at start-up: the store and the backends agree again after a restart (SIGTERM or SIGKILL).
  * - running/paused sandboxes whose runtime answers are adopted (the pass-through reaches them again);
  *   those whose backend resource vanished become `lost` (with an error saying so);
- * - sandboxes caught mid-start: finished when the resource is there and answers, else cleaned up -> `failed`;
+ * - sandboxes caught mid-start: finished when the resource is there and answers, else cleaned up -> `failed`
+ *   (unless their starter, another replica, is alive: liveness.ts);
  * - `stopping` ones are stopped;
  * - resources labelled with this service's id that no live record claims are removed (orphans).
  * No record is deleted; every change goes through the state machine.
@@ -11,6 +12,7 @@ import type { Logger } from "pino";
 import type { SandboxError, SandboxRecord, Store } from "../store/types.js";
 import type { BackendAdapter, ProbeResult } from "./backends/index.js";
 import { errorInfo } from "./errors.js";
+import { starterAlive } from "./liveness.js";
 import type { SandboxService } from "./sandboxes.js";
 import { isTerminal, transition } from "./states.js";
 
@@ -68,6 +70,9 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       }
       const probe = await probeRecord(backend, rec);
       if (rec.state === "queued" || rec.state === "starting") {
+        // Another replica's start in flight (replicas starting together race the duty-lease check in
+        // service.ts): it is that replica's to finish.
+        if (rec.starter !== null && (await starterAlive(store, rec.starter))) return;
         const outcome = await settleInterruptedStart(rec, { store, service, backend, now, log }, probe, {
           class: "ServiceRestarted",
           message: "the service restarted while this sandbox was starting",

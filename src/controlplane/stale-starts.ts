@@ -4,7 +4,7 @@
  * container or instance behind. Start-up reconciliation only covers a service coming back alone; with
  * replicas, another one must notice. How:
  * - every replica has a per-life id (`starter`), recorded on the sandboxes it queues and starts, and keeps a
- *   liveness lease under that id in the store's duty table, renewed every second by its duty runner;
+ *   liveness lease under that id (liveness.ts);
  * - the `starts` duty (one replica at a time) settles every `queued`/`starting` record whose starter's
  *   lease has expired: through the same code as start-up reconciliation (finished when the resource answers,
  *   else stopped and `failed` with `StarterLost`), then removes orphans by label, so the pool refills.
@@ -12,15 +12,14 @@
  * swept once its lease expires (`DUTY_TTL_MS`, 6 s) plus a duty round, within the 10 s the service promises.
  * Records without a starter (made outside a replica) are left to start-up reconciliation.
  */
-import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { SandboxRecord, Store } from "../store/types.js";
 import type { BackendAdapter } from "./backends/index.js";
+import { starterAlive } from "./liveness.js";
 import { probeRecord, removeOrphans, settleInterruptedStart } from "./reconcile.js";
 import type { SandboxService } from "./sandboxes.js";
 
 export const STALE_STARTS_DUTY = "starts";
-const LIVENESS_PREFIX = "replica:";
 /**
  * A dead replica's start may still be creating its container in the engine when it is swept (the request
  * was sent before the death): orphans are looked for once more this long after a sweep.
@@ -28,19 +27,6 @@ const LIVENESS_PREFIX = "replica:";
 const ORPHAN_RECHECK_MS = 15_000;
 /** Records examined per round; the rest wait for the next round. */
 const SWEEP_PAGE = 500;
-
-/** The name of a replica life's liveness lease in the store's duty table. */
-export function livenessDuty(starter: string): string {
-  return `${LIVENESS_PREFIX}${starter}`;
-}
-
-/**
- * A per-life id for the replica whose duty holder name is `holder`: unique even when a restarted service
- * gets the same pid (pid 1 in a container), so a new life never vouches for the starts of the previous one.
- */
-export function newStarterId(holder: string): string {
-  return `${holder}/${randomUUID().slice(0, 8)}`;
-}
 
 export interface StaleStartSweepOptions {
   store: Store;
@@ -76,10 +62,10 @@ export class StaleStartSweeper {
     const report: SweepReport = { failed: [], finished: [], orphansRemoved: [] };
     const page = await store.listSandboxes({ states: ["queued", "starting"], limit: SWEEP_PAGE });
     const alive = new Map<string, Promise<boolean>>();
-    const starterAlive = (starter: string) => {
+    const isAlive = (starter: string) => {
       let p = alive.get(starter);
       if (!p) {
-        p = store.getDuty(livenessDuty(starter)).then((l) => l !== undefined && l.expires_at > this.now());
+        p = starterAlive(store, starter, this.now());
         alive.set(starter, p);
       }
       return p;
@@ -87,7 +73,7 @@ export class StaleStartSweeper {
     const stale: SandboxRecord[] = [];
     for (const rec of page.items) {
       if (rec.starter === null || rec.starter === this.opts.self) continue;
-      if (!(await starterAlive(rec.starter))) stale.push(rec);
+      if (!(await isAlive(rec.starter))) stale.push(rec);
     }
     await Promise.all(
       stale.map(async (rec) => {

@@ -17,9 +17,9 @@ import {
   SandboxService,
   type SandboxServiceOptions,
 } from "../../controlplane/index.js";
+import { livenessDuty, newStarterId } from "../../controlplane/liveness.js";
 import { REAPER_DUTY } from "../../controlplane/reaper.js";
 import { DEFAULT_MAX_ROLLOUTS, RolloutService } from "../../controlplane/rollouts.js";
-import { livenessDuty, newStarterId } from "../../controlplane/stale-starts.js";
 import { connectableHost, formatHttpUrl } from "../start.js";
 import { createControlServer } from "./app.js";
 import { createControlMetrics } from "./metrics.js";
