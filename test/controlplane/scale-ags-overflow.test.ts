@@ -7,12 +7,11 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { AgsEmulator } from "../../src/emulator/ags/index.js";
 import { inProcessBackend, SECRET_ID, SECRET_KEY, startEmulator } from "../ags/emulator-helpers.js";
-import { testBundle } from "../docker/fixtures.js";
-import { BUSYBOX_IMAGE } from "../docker/images.js";
+import { containersWithLabel, removeContainersWithLabel } from "../docker/fixtures.js";
 import { type DockerdFleet, fleetUnavailable, startDockerdFleet } from "../helpers/dockerd-fleet.js";
 import type { TempDatabase } from "../store/fixtures.js";
 import { describePostgres, tempPostgresDatabase } from "../store/pg-fixtures.js";
-import { api, startServeWithConfig, testServiceId } from "./serve.js";
+import { api, busyboxDockerArgs, startServeWithConfig, testServiceId } from "./serve.js";
 
 const KEY = "ags-overflow-key-aaaaaaaaaaaa";
 const skip = fleetUnavailable();
@@ -30,10 +29,7 @@ describeFleet("a full Docker fleet overflows to tencentags (AGS emulator, Postgr
   const exec = async (id: string, command: string) =>
     (await call("POST", `/v1/sandboxes/${id}/runtime/execute`, { command, shell: true, timeout: 30 })).body;
   const containers = async () =>
-    (await fleet?.engine("a").docker.listContainers({
-      all: true,
-      filters: { label: [`swerex.service=${serviceId}`] },
-    })) ?? [];
+    fleet ? await containersWithLabel(`swerex.service=${serviceId}`, fleet.engine("a").docker) : [];
   const liveInstances = () =>
     (emu?.listInstances() ?? []).filter((i) => !/^STOPP(ING|ED)$/.test(String(i.Status)));
 
@@ -57,25 +53,13 @@ describeFleet("a full Docker fleet overflows to tencentags (AGS emulator, Postgr
       keys: [KEY],
       serviceId,
       env: { TENCENTCLOUD_SECRET_ID: SECRET_ID, TENCENTCLOUD_SECRET_KEY: SECRET_KEY },
-      args: [
-        "--database",
-        db.url,
-        "--instances.deployment.type=docker",
-        `--instances.deployment.image=${BUSYBOX_IMAGE}`,
-        "--instances.deployment.pull=never",
-        `--instances.deployment.runtime_mount=${await testBundle()}`,
-        "--instances.deployment.startup_timeout=120",
-        "--instances.deployment.memory_limit=256m",
-      ],
+      args: ["--database", db.url, ...(await busyboxDockerArgs())],
     });
   }, 300_000);
 
   afterAll(async () => {
     await serve?.remove();
-    const left = await containers().catch(() => []);
-    await Promise.allSettled(
-      left.map((c) => fleet?.engine("a").docker.getContainer(c.Id).remove({ force: true })),
-    );
+    if (fleet) await removeContainersWithLabel(`swerex.service=${serviceId}`, fleet.engine("a").docker);
     await emu?.close();
     await db?.drop();
     await fleet?.destroy();

@@ -11,12 +11,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LABEL_SANDBOX } from "../../src/deployment/index.js";
 import { createStore } from "../../src/store/index.js";
 import type { Store } from "../../src/store/types.js";
-import { testBundle } from "../docker/fixtures.js";
+import { containersWithLabel, removeContainersWithLabel } from "../docker/fixtures.js";
 import { BUSYBOX_IMAGE } from "../docker/images.js";
 import { type DockerdFleet, fleetUnavailable, startDockerdFleet } from "../helpers/dockerd-fleet.js";
 import type { TempDatabase } from "../store/fixtures.js";
 import { describePostgres, tempPostgresDatabase } from "../store/pg-fixtures.js";
-import { api, newDataDir, type ServeProcess, startServe, testServiceId, until } from "./serve.js";
+import {
+  api,
+  busyboxDockerArgs,
+  newDataDir,
+  type ServeProcess,
+  startServe,
+  testServiceId,
+  until,
+} from "./serve.js";
 
 const KEY = "scale-key-aaaaaaaaaaaaaaaa";
 /** A tag only engine `a` has: placement must send it there even when `a` is the busier host. */
@@ -38,10 +46,7 @@ describeFleet("swerex serve over a fleet of Docker hosts (PostgreSQL)", () => {
   const exec = async (id: string, command: string) =>
     (await call("POST", `/v1/sandboxes/${id}/runtime/execute`, { command, shell: true, timeout: 30 })).body;
   const containersOn = async (name: string) =>
-    (await fleet?.engine(name).docker.listContainers({
-      all: true,
-      filters: { label: [`swerex.service=${serviceId}`] },
-    })) ?? [];
+    fleet ? await containersWithLabel(`swerex.service=${serviceId}`, fleet.engine(name).docker) : [];
   const poolStatus = async () => (await call("GET", "/v1/pools")).body.items[0];
 
   beforeAll(async () => {
@@ -63,18 +68,7 @@ describeFleet("swerex serve over a fleet of Docker hosts (PostgreSQL)", () => {
       dataDir: data.dir,
       keys: [KEY],
       serviceId,
-      args: [
-        "--config",
-        file,
-        "--database",
-        db.url,
-        "--instances.deployment.type=docker",
-        `--instances.deployment.image=${BUSYBOX_IMAGE}`,
-        "--instances.deployment.pull=never",
-        `--instances.deployment.runtime_mount=${await testBundle()}`,
-        "--instances.deployment.startup_timeout=120",
-        "--instances.deployment.memory_limit=256m",
-      ],
+      args: ["--config", file, "--database", db.url, ...(await busyboxDockerArgs())],
     });
   }, 300_000);
 
@@ -91,12 +85,8 @@ describeFleet("swerex serve over a fleet of Docker hosts (PostgreSQL)", () => {
     }
     await serve?.stop();
     // Pool sandboxes belong to the pool owner (not KEY): stop whatever is left on the engines directly.
-    for (const e of fleet?.engines ?? []) {
-      const left = await e.docker
-        .listContainers({ all: true, filters: { label: [`swerex.service=${serviceId}`] } })
-        .catch(() => []);
-      await Promise.allSettled(left.map((c) => e.docker.getContainer(c.Id).remove({ force: true })));
-    }
+    for (const e of fleet?.engines ?? [])
+      await removeContainersWithLabel(`swerex.service=${serviceId}`, e.docker);
     await store?.close();
     await db?.drop();
     await data?.remove();

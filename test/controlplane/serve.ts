@@ -7,6 +7,8 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { testBundle } from "../docker/fixtures.js";
+import { BUSYBOX_IMAGE } from "../docker/images.js";
 import { spawnSwerex } from "../helpers/cli.js";
 
 export interface ServeProcess {
@@ -33,6 +35,18 @@ const START_TIMEOUT_MS = 90_000;
 export async function newDataDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "swerex-cp-"));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** `swerex serve` arguments for docker sandboxes of the local busybox test image and the current runtime bundle. */
+export async function busyboxDockerArgs(image = BUSYBOX_IMAGE): Promise<string[]> {
+  return [
+    "--instances.deployment.type=docker",
+    `--instances.deployment.image=${image}`,
+    "--instances.deployment.pull=never",
+    `--instances.deployment.runtime_mount=${await testBundle()}`,
+    "--instances.deployment.startup_timeout=120",
+    "--instances.deployment.memory_limit=256m",
+  ];
 }
 
 export function testServiceId(): string {

@@ -53,16 +53,19 @@ export function fileLabel(): { key: string; value: string; filter: string; label
   return { key: "swerex.test", value, filter: `swerex.test=${value}`, labels: { "swerex.test": value } };
 }
 
-export async function containersWithLabel(filter: string): Promise<Docker.ContainerInfo[]> {
-  return docker.listContainers({ all: true, filters: { label: [filter] } });
+export async function containersWithLabel(
+  filter: string,
+  engine: Docker = docker,
+): Promise<Docker.ContainerInfo[]> {
+  return engine.listContainers({ all: true, filters: { label: [filter] } });
 }
 
 /** Removes every container carrying the label (afterAll safety net: tests must leave nothing behind). */
-export async function removeContainersWithLabel(filter: string): Promise<number> {
-  const list = await containersWithLabel(filter);
+export async function removeContainersWithLabel(filter: string, engine: Docker = docker): Promise<number> {
+  const list = await containersWithLabel(filter, engine).catch(() => []);
   await Promise.all(
     list.map((c) =>
-      docker
+      engine
         .getContainer(c.Id)
         .remove({ force: true, v: true })
         .catch(() => {}),

@@ -16,6 +16,8 @@ SWEREX_EXCEPTION_STATUS = 511
 DEFAULT_REQUEST_TIMEOUT_S = 1800.0
 #: Added to a command's own timeout so the server's answer (a CommandTimeoutError) arrives first.
 TIMEOUT_MARGIN_S = 30.0
+#: The longest wait the service grants one long-poll (``GET /trainer/requests``, ``.../calls/next``).
+MAX_LONG_POLL_S = 60.0
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
@@ -75,6 +77,14 @@ class HttpBase:
 
     def _bound(self, seconds: float | None) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(total=seconds if seconds is not None else self._timeout)
+
+    async def _long_poll(self, path: str, params: dict[str, str], wait: float) -> Any | None:
+        """``GET path`` that the server holds up to ``wait`` seconds: the JSON answer, or None on 204."""
+        async with self._http().get(
+            f"{self.url}{path}", params=params, timeout=self._bound(wait + TIMEOUT_MARGIN_S)
+        ) as resp:
+            await raise_for_answer(resp)
+            return None if resp.status == 204 else await resp.json()
 
     async def aclose(self) -> None:
         """Closes the pooled connections (the server and what it runs are not affected)."""

@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._bodies import list_params, policy_response
-from ._http import TIMEOUT_MARGIN_S, raise_for_answer
+from ._http import MAX_LONG_POLL_S
 
-#: The service's longest long-poll (seconds).
-MAX_POLL_S = 60.0
 #: States after which a rollout never changes again.
 TERMINAL_STATES = frozenset({"completed", "failed", "cancelled"})
 #: How often :meth:`RolloutsMixin.wait_rollout` looks (seconds).
@@ -150,17 +148,10 @@ class RolloutsMixin:
     async def next_call(self, rollout_id: str | None = None, *, timeout: float = 30.0) -> ModelCall | None:
         """The next model call of ``rollout_id`` (or of any of this key's rollouts), or None when none came
         within ``timeout`` seconds (at most 60) or the rollout ended."""
-        timeout = max(0.0, min(timeout, MAX_POLL_S))
+        timeout = max(0.0, min(timeout, MAX_LONG_POLL_S))
         path = f"/v1/rollouts/{rollout_id}/calls/next" if rollout_id else "/v1/calls/next"
-        async with self._http().get(  # type: ignore[attr-defined]
-            f"{self.url}{path}",  # type: ignore[attr-defined]
-            params={"timeout": str(timeout)},
-            timeout=self._bound(timeout + TIMEOUT_MARGIN_S),  # type: ignore[attr-defined]
-        ) as resp:
-            await raise_for_answer(resp)
-            if resp.status == 204:
-                return None
-            return ModelCall.from_dict(await resp.json())
+        body = await self._long_poll(path, {"timeout": str(timeout)}, timeout)  # type: ignore[attr-defined]
+        return None if body is None else ModelCall.from_dict(body)
 
     async def answer_call(
         self,

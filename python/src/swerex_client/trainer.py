@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._bodies import policy_response
-from ._http import DEFAULT_REQUEST_TIMEOUT_S, TIMEOUT_MARGIN_S, HttpBase, raise_for_answer
+from ._http import DEFAULT_REQUEST_TIMEOUT_S, MAX_LONG_POLL_S, HttpBase, raise_for_answer
 
-#: The proxy's longest long-poll (seconds).
-MAX_WAIT_S = 60.0
 
 
 @dataclass
@@ -64,17 +62,12 @@ class TrainerClient(HttpBase):
 
     async def next_call(self, *, wait: float = 30.0, session_id: str | None = None) -> TrainerCall | None:
         """The oldest call nobody has taken, or None when none came within ``wait`` seconds (at most 60)."""
-        wait = max(0.0, min(wait, MAX_WAIT_S))
+        wait = max(0.0, min(wait, MAX_LONG_POLL_S))
         params = {"wait": str(wait)}
         if session_id is not None:
             params["session_id"] = session_id
-        async with self._http().get(
-            f"{self.url}/trainer/requests", params=params, timeout=self._bound(wait + TIMEOUT_MARGIN_S)
-        ) as resp:
-            await raise_for_answer(resp)
-            if resp.status == 204:
-                return None
-            return TrainerCall.from_dict(await resp.json())
+        body = await self._long_poll("/trainer/requests", params, wait)
+        return None if body is None else TrainerCall.from_dict(body)
 
     async def answer(
         self,

@@ -31,7 +31,8 @@ from typing import Any
 
 from .client import SwerexClient
 from .exceptions import SwerexAPIError
-from .rollouts import MAX_POLL_S, Rollout
+from ._http import MAX_LONG_POLL_S
+from .rollouts import Rollout
 
 #: The verl commit whose agent-loop interface this module follows.
 VERL_COMMIT = "1dda039b9c6311889a9c9a26040677e1254814f9"
@@ -149,7 +150,7 @@ class SwerexRollout:
         self.max_model_len = max_model_len
         self.template_kwargs = dict(apply_chat_template_kwargs or {})
         self.rollout_options = {k: v for k, v in (rollout or {}).items() if k in ROLLOUT_KEYS}
-        self.poll_timeout = min(poll_timeout, MAX_POLL_S)
+        self.poll_timeout = min(poll_timeout, MAX_LONG_POLL_S)
 
     async def run(self, sampling_params: dict[str, Any], **row: Any) -> dict[str, Any]:
         """Runs the rollout; returns ``AgentLoopOutput``'s fields (plus ``rollout`` for callers that want more)."""

@@ -1,4 +1,5 @@
 import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { HOP_BY_HOP_REQUEST, HOP_BY_HOP_RESPONSE } from "../../net/hop-by-hop.js";
 import type { EmulatorLogger } from "./context.js";
 import type { InstanceStore } from "./instances.js";
 
@@ -26,24 +27,9 @@ export function isSandboxHost(host: string | undefined): boolean {
   return !!host && /^\d+-[a-z0-9]+\.[a-z0-9.-]+$/i.test(host.replace(/:\d+$/, ""));
 }
 
-// Hop-by-hop headers (RFC 9110 §7.6.1) are per connection; the access token stays at the gateway.
-const DROP_REQUEST_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "x-access-token",
-]);
-const DROP_RESPONSE_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "upgrade",
-  "trailer",
-]);
+// The access token stays at the gateway.
+const DROP_REQUEST_HEADERS = new Set([...HOP_BY_HOP_REQUEST, "x-access-token"]);
+const DROP_RESPONSE_HEADERS = new Set(HOP_BY_HOP_RESPONSE);
 
 export interface GatewayOptions {
   domain: string;

@@ -10,23 +10,12 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Agent, type Dispatcher } from "undici";
 import { type SandboxService, ServiceError } from "../../controlplane/index.js";
+import { HOP_BY_HOP_REQUEST, HOP_BY_HOP_RESPONSE } from "../../net/hop-by-hop.js";
 import type { KeyVerdict } from "./auth.js";
 
-/** Headers that describe one hop, or carry the caller's service key: never forwarded. */
-const DROP_REQUEST = new Set([
-  "host",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "x-api-key",
-  "authorization",
-  "x-access-token",
-]);
-const DROP_RESPONSE = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "trailer"]);
+/** Hop-by-hop headers, and those that carry the caller's service key: never forwarded. */
+const DROP_REQUEST = new Set([...HOP_BY_HOP_REQUEST, "host", "x-api-key", "authorization", "x-access-token"]);
+const DROP_RESPONSE = new Set(HOP_BY_HOP_RESPONSE);
 
 export interface PassThroughOptions {
   service: SandboxService;
