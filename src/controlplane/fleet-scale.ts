@@ -20,7 +20,7 @@ import { FleetHealth } from "./fleet-health.js";
 import { FleetPlacer } from "./fleet-placer.js";
 import { FleetReconciler } from "./fleet-reconcile.js";
 import { livenessDuty } from "./liveness.js";
-import { PoolManager } from "./pool-manager.js";
+import { PoolManager, WARM_INTERVAL_MS } from "./pool-manager.js";
 import type { SandboxService, SandboxServiceOptions } from "./sandboxes.js";
 import { STALE_STARTS_DUTY, StaleStartSweeper } from "./stale-starts.js";
 import { HOLDING_STATES } from "./states.js";
@@ -194,15 +194,25 @@ export function createScale(opts: ScaleOptions): Scale {
         loop.unref();
         healthLoop = loop;
       }
+      if (pools) {
+        // Not a duty: each replica hands out, so each keeps its own connections to the candidates warm.
+        const pm = pools;
+        const warm = () => void pm.warm().catch(() => undefined);
+        warm();
+        warmLoop = setInterval(warm, WARM_INTERVAL_MS);
+        warmLoop.unref();
+      }
       duties.start();
     },
     async stop() {
       clearInterval(healthLoop);
+      clearInterval(warmLoop);
       admission?.close();
       await duties.stop();
       await pools?.drain();
     },
   };
   let healthLoop: NodeJS.Timeout | undefined;
+  let warmLoop: NodeJS.Timeout | undefined;
   return scale;
 }
