@@ -198,6 +198,7 @@ export class PoolManager {
   private async refillPool(s: PoolStatus): Promise<void> {
     const p = this.pool(s.name);
     await this.retireIdle(p);
+    await this.retireSurplus(p, s);
     const failedAt = this.lastFailure.get(p.name);
     if (failedAt !== undefined && this.now() - failedAt < REFILL_BACKOFF_MS) return;
     const inflight = this.inflight.get(p.name) ?? new Set();
@@ -260,9 +261,31 @@ export class PoolManager {
       states: ["running"],
       limit: 500,
     });
-    const stale = page.items.filter((r) => (r.started_at ?? r.created_at) < cutoff);
+    await this.retire(
+      p,
+      page.items.filter((r) => (r.started_at ?? r.created_at) < cutoff),
+    );
+  }
+
+  /**
+   * A pool above its size shrinks back (oldest first): a hand-out retried on two replicas with one
+   * Idempotency-Key gives the loser's sandbox back after the refill may have replaced it, and a restart
+   * may come with a smaller `size`.
+   */
+  private async retireSurplus(p: PoolConfig, s: PoolStatus): Promise<void> {
+    const surplus = s.ready - p.size;
+    if (surplus <= 0) return;
+    const page = await this.opts.store.listSandboxes({
+      owner: poolOwner(p.name),
+      states: ["running"],
+      limit: 500,
+    });
+    await this.retire(p, page.items.slice(0, surplus));
+  }
+
+  private async retire(p: PoolConfig, records: SandboxRecord[]): Promise<void> {
     await Promise.all(
-      stale.map(async (r) => {
+      records.map(async (r) => {
         // Claim it for retirement first, so a concurrent hand-out cannot give it away while it stops.
         const mine = await this.opts.store.updateSandbox(
           r.id,

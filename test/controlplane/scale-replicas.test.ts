@@ -167,6 +167,34 @@ describePostgres("two replicas on one PostgreSQL (swerex serve)", () => {
       );
       expect(handedOut?.map((r) => r.id)).toEqual([taken[0]?.body.id]);
       await callOn(0, "DELETE", `/v1/sandboxes/${taken[0]?.body.id}`);
+
+      // The loser of that race gives its claimed sandbox back to the pool, possibly after the refill has
+      // replaced it: a pool above its size must shrink back. The give-back is done here exactly as the
+      // loser does it, once the refill is complete, so the pool is deterministically one over.
+      const poolP = async () => (await callOn(0, "GET", "/v1/pools")).body.items[0];
+      const settled = async () => {
+        const p = await poolP();
+        return p.ready === 2 && p.starting === 0 ? p : undefined;
+      };
+      await until("pool p refilled", settled, 60_000);
+      const extra = await callOn(0, "POST", "/v1/sandboxes", { pool: "p" });
+      await until("pool p refilled after a hand-out", settled, 60_000);
+      const rec = await store?.getSandbox(extra.body.id);
+      const given = await store?.updateSandbox(
+        extra.body.id,
+        { owner: "pool:p", expires_at: null, metadata: {} },
+        rec?.version,
+      );
+      expect(given?.owner).toBe("pool:p");
+      await until(
+        "pool p shrunk back to its size",
+        async () => {
+          const pool = await store?.listSandboxes({ owner: "pool:p", states: ["running"] });
+          return pool?.items.length === 2 ? pool : undefined;
+        },
+        30_000,
+      );
+      expect(await settled()).toMatchObject({ ready: 2, starting: 0 });
     }, 120_000);
 
     it("when the duty holder is SIGKILLed mid-refill the other replica takes over within 10 s, sweeps its start, refills and reaps", async () => {
