@@ -50,6 +50,7 @@ function record(i: number, t0: number): NewSandbox {
     metadata: { run: `run-${i % OWNERS}`, task: `task-${i}` },
     pool: null,
     host: null,
+    starter: null,
     error: null,
     created_at: t0 + i,
     started_at: t0 + i + 500,

@@ -64,3 +64,25 @@ export function cpuMs(pid: number | undefined): number {
     return 0;
   }
 }
+
+/** The whole machine's CPU time so far (all cores, /proc/stat jiffies): busy and total. */
+export function machineCpu(): { busy: number; total: number } {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  // idle and iowait are the time no core had work.
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** The fraction of the machine's CPU time that was busy between two `machineCpu()` readings. */
+export function busyFraction(
+  from: { busy: number; total: number },
+  to: { busy: number; total: number },
+): number {
+  const total = to.total - from.total;
+  return total > 0 ? (to.busy - from.busy) / total : 0;
+}

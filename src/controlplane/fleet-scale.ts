@@ -2,7 +2,7 @@
  * The scale-out parts of one service replica, built from the `ScaleConfig` and wired around the
  * `SandboxService`: the fleet docker backend (replacing the single-engine one when `docker_hosts` is set),
  * placement with overflow, host health, the admission queue, warm pools, and the duties that run once
- * across replicas (pool refill, fleet watch). Order of life: `createScale` (before the service: it
+ * across replicas (pool refill, fleet watch, the sweep of starts abandoned by a dead replica). Order of life: `createScale` (before the service: it
  * supplies backends and service options) -> `attach(service)` -> `start()` -> `stop()`.
  */
 import type { Logger } from "pino";
@@ -19,8 +19,10 @@ import { DutyRunner } from "./fleet-duties.js";
 import { FleetHealth } from "./fleet-health.js";
 import { FleetPlacer } from "./fleet-placer.js";
 import { FleetReconciler } from "./fleet-reconcile.js";
-import { PoolManager } from "./pool-manager.js";
+import { livenessDuty } from "./liveness.js";
+import { PoolManager, WARM_INTERVAL_MS } from "./pool-manager.js";
 import type { SandboxService, SandboxServiceOptions } from "./sandboxes.js";
+import { STALE_STARTS_DUTY, StaleStartSweeper } from "./stale-starts.js";
 import { HOLDING_STATES } from "./states.js";
 
 /** Engines are pinged this often by every replica (placement must know at once). */
@@ -34,6 +36,8 @@ export interface ScaleOptions {
   serviceId: string;
   /** This replica's duty-lease holder name. */
   holder: string;
+  /** This replica's per-life id (stale-starts.ts): its liveness lease is renewed with the duties. */
+  starter: string;
   logger: Logger;
   /** The service's backends by type; the docker one is replaced by the fleet when there are hosts. */
   backends: Map<string, BackendAdapter>;
@@ -139,6 +143,13 @@ export function createScale(opts: ScaleOptions): Scale {
     duties,
     admission,
     attach(service) {
+      // Not a shared duty: every replica holds its own liveness lease; the runner renews it every tick.
+      duties.add(livenessDuty(opts.starter), async () => {});
+      const sweeper = new StaleStartSweeper({ store, service, backends, self: opts.starter, logger });
+      duties.add(STALE_STARTS_DUTY, async () => {
+        const swept = await sweeper.sweep();
+        if (swept.failed.length > 0) duties.kick("pools");
+      });
       if (config.pools.length > 0) {
         pools = new PoolManager({
           store,
@@ -183,15 +194,25 @@ export function createScale(opts: ScaleOptions): Scale {
         loop.unref();
         healthLoop = loop;
       }
+      if (pools) {
+        // Not a duty: each replica hands out, so each keeps its own connections to the candidates warm.
+        const pm = pools;
+        const warm = () => void pm.warm().catch(() => undefined);
+        warm();
+        warmLoop = setInterval(warm, WARM_INTERVAL_MS);
+        warmLoop.unref();
+      }
       duties.start();
     },
     async stop() {
       clearInterval(healthLoop);
+      clearInterval(warmLoop);
       admission?.close();
       await duties.stop();
       await pools?.drain();
     },
   };
   let healthLoop: NodeJS.Timeout | undefined;
+  let warmLoop: NodeJS.Timeout | undefined;
   return scale;
 }

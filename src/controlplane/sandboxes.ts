@@ -62,6 +62,11 @@ export interface SandboxEvents {
 export interface SandboxServiceOptions {
   store: Store;
   serviceId: string;
+  /**
+   * This replica's per-life id, recorded as `starter` on the sandboxes it queues and starts: with a
+   * liveness lease under that id, another replica can tell a start nobody runs any more (stale-starts.ts).
+   */
+  starter?: string;
   backends: ReadonlyMap<string, BackendAdapter>;
   defaults: DeploymentDefaults;
   defaultTtlSec: number;
@@ -459,6 +464,7 @@ export class SandboxService {
       metadata: e.metadata,
       pool: e.internal.pool ?? null,
       host: null,
+      starter: this.opts.starter ?? null,
       error: null,
       created_at: now,
       started_at: null,
@@ -535,6 +541,7 @@ export class SandboxService {
         backend: config.type,
         deployment: withoutSecrets(config),
         host,
+        starter: this.opts.starter ?? null,
         // The lease runs from the start, not from the time spent waiting in the queue.
         expires_at: e.internal.noLease ? null : now + ttl * 1000,
       };
@@ -604,6 +611,15 @@ export class SandboxService {
         log.info({ seconds }, "sandbox running");
         return;
       }
+    }
+    // Deleted (`stopping`): the stop finishes from the handle. Already terminal: another replica swept the
+    // start as abandoned (this process stalled past its liveness lease), so nobody else stops what it made.
+    if (withHandle && isTerminal(withHandle.state)) {
+      await backend
+        .stop(handle)
+        .catch((err: unknown) => log.warn({ error: errorInfo(err) }, "could not stop a swept start"));
+      log.info({ state: withHandle.state }, "start finished after it was swept: stopped what it made");
+      return;
     }
     log.info("sandbox was deleted while it started");
   }

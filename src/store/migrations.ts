@@ -137,9 +137,20 @@ const initial: Migration = {
   },
 };
 
+/**
+ * Which replica runs a sandbox's start (`starter`, its per-life id): a `queued`/`starting` record whose
+ * starter's liveness lease expired is a start nobody will finish (controlplane/stale-starts.ts).
+ */
+const sandboxStarter: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable("sandboxes").addColumn("starter", "text").execute();
+  },
+};
+
 /** In order; the names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial": initial,
+  "0002_sandbox_starter": sandboxStarter,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -20,6 +20,8 @@ export interface SandboxRow {
   stopped_at: number | null;
   expires_at: number | null;
   version: number;
+  /** Added by 0002_sandbox_starter. */
+  starter: string | null;
 }
 
 export interface RolloutRow {

@@ -46,6 +46,11 @@ export interface SandboxRecord {
   pool: string | null;
   /** Docker host name (fleet placement) or null. */
   host: string | null;
+  /**
+   * The replica (its per-life id) that queued or started the sandbox, whose liveness lease says whether the
+   * start is still being run; null for records made outside a `swerex serve` replica. Internal: not in the API.
+   */
+  starter: string | null;
   error: SandboxError | null;
   /** Epoch milliseconds; null where not reached yet. */
   created_at: number;

@@ -49,6 +49,7 @@ export function newSandbox(overrides: Partial<NewSandbox> = {}): NewSandbox {
     metadata: {},
     pool: null,
     host: null,
+    starter: "svc/host/123/life-a",
     error: null,
     created_at: 1_764_000_000_000,
     started_at: 1_764_000_000_500,

@@ -21,6 +21,7 @@ for (let i = 0; ; i++) {
     metadata: { writer: "child", n: String(i) },
     pool: null,
     host: null,
+    starter: null,
     error: null,
     created_at: Date.now(),
     started_at: null,

@@ -12,13 +12,18 @@ function probeDispatcher(): Dispatcher {
   return shared;
 }
 
-export async function runtimeAnswers(target: RuntimeTarget, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
+/** `dispatcher`: the connections to use (default: one shared pool that keeps them only briefly). */
+export async function runtimeAnswers(
+  target: RuntimeTarget,
+  timeoutMs = PROBE_TIMEOUT_MS,
+  dispatcher?: Dispatcher,
+): Promise<boolean> {
   const runtime = new RemoteRuntime({
     host: target.url,
     auth_token: "",
     headers: target.headers,
     num_retries: 0,
-    dispatcher: probeDispatcher(),
+    dispatcher: dispatcher ?? probeDispatcher(),
   });
   const res = await runtime.isAlive({ timeoutMs });
   return res.is_alive;

@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import { storeAgsPacer } from "../../controlplane/ags-pacer.js";
 import { ScaleConfig } from "../../controlplane/fleet-config.js";
+import { DUTY_TTL_MS } from "../../controlplane/fleet-duties.js";
 import { createScale } from "../../controlplane/fleet-scale.js";
 import {
   type BackendAdapter,
@@ -16,6 +17,7 @@ import {
   SandboxService,
   type SandboxServiceOptions,
 } from "../../controlplane/index.js";
+import { livenessDuty, newStarterId } from "../../controlplane/liveness.js";
 import { REAPER_DUTY } from "../../controlplane/reaper.js";
 import { DEFAULT_MAX_ROLLOUTS, RolloutService } from "../../controlplane/rollouts.js";
 import { connectableHost, formatHttpUrl } from "../start.js";
@@ -68,11 +70,15 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     ["secret_id", "secret_key"].filter((k) => typeof tree[k] === "string").map((k) => [k, tree[k] as string]),
   );
   const holder = `${opts.serviceId}/${hostname()}/${process.pid}`;
+  // Alive before any sandbox names this life as its starter (the duty runner renews it from start()).
+  const starter = newStarterId(holder);
+  await store.acquireDuty(livenessDuty(starter), holder, DUTY_TTL_MS);
   const scale = createScale({
     config: opts.scale ?? ScaleConfig.parse({}),
     store,
     serviceId: opts.serviceId,
     holder,
+    starter,
     logger,
     backends:
       opts.backends ??
@@ -91,6 +97,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
   const service = new SandboxService({
     store,
     serviceId: opts.serviceId,
+    starter,
     backends,
     defaults: opts.defaults,
     defaultTtlSec: opts.defaultTtlSec,
