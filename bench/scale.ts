@@ -20,30 +20,39 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { buildBundle } from "../src/bundle/build.js";
+import { LABEL_SERVICE } from "../src/deployment/index.js";
 import { sharedDockerClient } from "../src/docker/engine.js";
 import { startEmulatorProcess } from "../test/ags/emulator-process.js";
 import { startAgsReplicas } from "../test/controlplane/ags-replicas.js";
 import { api, startServeWithConfig, testServiceId, until } from "../test/controlplane/serve.js";
+import { removeContainersWithLabel } from "../test/docker/fixtures.js";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../test/docker/images.js";
 import { startDockerdFleet } from "../test/helpers/dockerd-fleet.js";
 import { tempPostgresDatabase } from "../test/store/pg-admin.js";
 import { busyFraction, machineCpu } from "./lib/proc.js";
 import { latencyStats, roundTo } from "./lib/stats.js";
+import { BenchUsageError } from "./lib/usage.js";
 import type { BenchOptions } from "./run.js";
 
 const KEY = "bench-key-aaaaaaaaaaaaaaaaaa";
 const RESULTS_DIR = join(import.meta.dirname, "results");
 
 async function serveWith(config: unknown, deploymentArgs: string[]) {
+  const serviceId = testServiceId();
   const serve = await startServeWithConfig(config, {
     keys: [KEY],
-    serviceId: testServiceId(),
+    serviceId,
     args: ["--log_level", "warn", "--max_sandboxes", "0", ...deploymentArgs],
   });
   return {
     call: (method: string, path: string, body?: unknown) =>
       api(serve.url, method, path, { key: KEY, ...(body !== undefined ? { body } : {}) }),
-    close: () => serve.remove(),
+    // A pool's ready sandboxes outlive a service shutdown by design (they are records, kept for a restart):
+    // a benchmark that goes for good removes its service's containers itself.
+    close: async () => {
+      await serve.remove();
+      await removeContainersWithLabel(`${LABEL_SERVICE}=${serviceId}`);
+    },
   };
 }
 
@@ -190,7 +199,8 @@ function rowsToRun(args: string[]): Set<string> {
   const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : (args[i + 1] ?? "");
   const rows = new Set(value.split(",").filter(Boolean));
   const unknown = [...rows].filter((r) => !["a", "b", "c"].includes(r));
-  if (rows.size === 0 || unknown.length > 0) throw new Error(`--only takes rows among a,b,c, got "${value}"`);
+  if (rows.size === 0 || unknown.length > 0)
+    throw new BenchUsageError(`--only takes rows among a,b,c, got "${value}"`);
   return rows;
 }
 
