@@ -9,7 +9,7 @@ import { AGS_API_VERSION, signTc3 } from "../../src/emulator/ags/index.js";
 import { spawnSwerex, waitForOutput } from "../helpers/cli.js";
 import { type FuzzRequest, type FuzzRoute, seededRandom } from "../helpers/fuzz.js";
 import { makeQuietHome, type QuietHome } from "../helpers/quiet-home.js";
-import { FUZZ_SEED, FUZZ_TEST_TIMEOUT_MS, fuzzAndCheck } from "./helpers.js";
+import { FUZZ_SEED, FUZZ_SERVER_NODE_OPTIONS, FUZZ_TEST_TIMEOUT_MS, fuzzAndCheck } from "./helpers.js";
 
 const SECRET_ID = "AKIDfuzz";
 const SECRET_KEY = "fuzz-secret-key";
@@ -52,7 +52,15 @@ describe("fuzz: swerex ags-emulator", () => {
         "--rate-limit",
         "100000",
       ],
-      { env: { ...process.env, HOME: home.path, TENCENTCLOUD_SECRET_KEY: SECRET_KEY }, timeoutMs: 600_000 },
+      {
+        env: {
+          ...process.env,
+          HOME: home.path,
+          TENCENTCLOUD_SECRET_KEY: SECRET_KEY,
+          NODE_OPTIONS: FUZZ_SERVER_NODE_OPTIONS,
+        },
+        timeoutMs: 600_000,
+      },
     );
     baseUrl = ((await waitForOutput(emu, /AGS emulator listening on (\S+)/))[1] as string).replace(/\/$/, "");
   });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSwerex, waitForOutput } from "../helpers/cli.js";
 import type { FuzzRoute } from "../helpers/fuzz.js";
 import { raw } from "../server/helpers.js";
-import { FUZZ_TEST_TIMEOUT_MS, fuzzAndCheck } from "./helpers.js";
+import { FUZZ_SERVER_NODE_OPTIONS, FUZZ_TEST_TIMEOUT_MS, fuzzAndCheck } from "./helpers.js";
 
 /** A well-behaved OpenAI-compatible upstream: one short completion for any request. */
 function startUpstream(): Promise<{ server: Server; url: string }> {
@@ -53,7 +53,7 @@ describe("fuzz: swerex proxy", () => {
         "--max_steps",
         "1000000",
       ],
-      { timeoutMs: 600_000 },
+      { env: { ...process.env, NODE_OPTIONS: FUZZ_SERVER_NODE_OPTIONS }, timeoutMs: 600_000 },
     );
     baseUrl = (await waitForOutput(proxy, /OPENAI_BASE_URL=(\S+)\/v1/))[1] as string;
   });

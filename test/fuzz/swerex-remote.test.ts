@@ -9,7 +9,7 @@ import { type SpawnedRuntimeServer, spawnRuntimeServerProcess } from "../../src/
 import type { FuzzRoute } from "../helpers/fuzz.js";
 import { makeQuietHome, type QuietHome } from "../helpers/quiet-home.js";
 import { raw } from "../server/helpers.js";
-import { FUZZ_TEST_TIMEOUT_MS, fuzzAndCheck } from "./helpers.js";
+import { FUZZ_SERVER_NODE_OPTIONS, FUZZ_TEST_TIMEOUT_MS, fuzzAndCheck } from "./helpers.js";
 
 const KEY = "fuzz-key";
 
@@ -28,6 +28,7 @@ describe("fuzz: swerex-remote", () => {
         SWEREX_MAX_SESSIONS: "4",
         SWEREX_MAX_OUTPUT: "64k",
         SWEREX_MAX_BODY_BYTES: "4M",
+        NODE_OPTIONS: FUZZ_SERVER_NODE_OPTIONS,
       },
       timeoutMs: 60_000,
     });
