@@ -67,7 +67,14 @@ describePostgres("two replicas share the AGS rate limit through PostgreSQL (AGS 
     );
     expect(stopped.map((s) => s.body.state)).toEqual(answers.map(() => "stopped"));
     expect(await e.liveInstances()).toEqual([]);
-    expect((await e.state()).limitedCounts).toEqual({});
+    const end = await e.state();
+    expect(end.limitedCounts).toEqual({});
+    // The shared budget is spent once per sandbox: no stop is sent twice (another replica's reaper leaves a
+    // stop under way alone), and only the replica that talks to a sandbox takes its token.
+    const perSandbox = ["StartSandboxInstance", "AcquireSandboxInstanceToken", "StopSandboxInstance"];
+    expect(Object.fromEntries(perSandbox.map((a) => [a, end.callCounts[a]]))).toEqual(
+      Object.fromEntries(perSandbox.map((a) => [a, 2 * PER_REPLICA])),
+    );
     for (const out of r.outputs()) expect(out).not.toContain(SECRET_KEY);
   }, 300_000);
 });
