@@ -9,58 +9,33 @@
  *
  * The counts are read after both replicas have exited: nothing can send a late call any more.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { AgsEmulator } from "../../src/emulator/ags/index.js";
+import { expect, it } from "vitest";
 import { inProcessBackend, startEmulator } from "../ags/emulator-helpers.js";
-import type { TempDatabase } from "../store/fixtures.js";
-import { describePostgres, tempPostgresDatabase } from "../store/pg-fixtures.js";
-import { type AgsReplicas, startAgsReplicas } from "./ags-replicas.js";
+import { describePostgres } from "../store/pg-fixtures.js";
+import { perSandboxCalls, useAgsReplicas } from "./ags-replicas-fixture.js";
 
 const KEY = "ags-calls-key-aaaaaaaaaaaaaaaa";
 const PER_REPLICA = 2;
 const N = 2 * PER_REPLICA;
 /** The emulator's answer delay during the DELETEs: longer than two reaper intervals (1 s). */
 const SLOW_API_MS = 2_500;
-const INSTANCE_ACTIONS = ["StartSandboxInstance", "AcquireSandboxInstanceToken", "StopSandboxInstance"];
-
-/** Calls per instance action since `before`. */
-function delta(emu: AgsEmulator, before: Record<string, number>): Record<string, number> {
-  const now = emu.callCounts();
-  return Object.fromEntries(INSTANCE_ACTIONS.map((a) => [a, (now[a] ?? 0) - (before[a] ?? 0)]));
-}
 
 describePostgres("AGS calls per sandbox through two replicas (AGS emulator, PostgreSQL)", () => {
-  let emu: AgsEmulator | undefined;
-  let db: TempDatabase | undefined;
-  let replicas: AgsReplicas | undefined;
-
-  beforeAll(async () => {
-    emu = await startEmulator({ backend: inProcessBackend() });
-    db = await tempPostgresDatabase();
-    replicas = await startAgsReplicas({
-      count: 2,
-      key: KEY,
-      databaseUrl: db.url,
-      emulator: emu,
-      rateLimit: 20,
-    });
-  }, 180_000);
-
-  afterAll(async () => {
-    await replicas?.remove();
-    await emu?.close();
-    await db?.drop();
-  }, 120_000);
+  const fixture = useAgsReplicas(() => startEmulator({ backend: inProcessBackend() }), {
+    count: 2,
+    key: KEY,
+    rateLimit: 20,
+  });
 
   it(`${N} creates and cross-replica DELETEs cost one start, one token and one stop each`, async () => {
-    const r = replicas as AgsReplicas;
-    const e = emu as AgsEmulator;
+    const r = fixture.replicas();
+    const e = fixture.emulator();
     const before = e.callCounts();
     const created = await Promise.all(
       Array.from({ length: N }, (_, k) => r.call(k % 2, "POST", "/v1/sandboxes", {})),
     );
     expect(created.map((a) => a.status)).toEqual(created.map(() => 201));
-    expect(delta(e, before)).toEqual({
+    expect(perSandboxCalls(e.callCounts(), before)).toEqual({
       StartSandboxInstance: N,
       AcquireSandboxInstanceToken: N,
       StopSandboxInstance: 0,
@@ -74,7 +49,7 @@ describePostgres("AGS calls per sandbox through two replicas (AGS emulator, Post
     await r.remove();
     e.inject.setApiLatency(0);
 
-    expect(delta(e, before)).toEqual({
+    expect(perSandboxCalls(e.callCounts(), before)).toEqual({
       StartSandboxInstance: N,
       AcquireSandboxInstanceToken: N,
       StopSandboxInstance: N,
