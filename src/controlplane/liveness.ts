@@ -28,3 +28,16 @@ export async function starterAlive(store: Store, starter: string, now = Date.now
   const lease = await store.getDuty(livenessDuty(starter));
   return lease !== undefined && lease.expires_at > now;
 }
+
+/** `starterAlive` for many records in one round: each replica life's lease is read once. */
+export function starterAliveMemo(store: Store, now = Date.now()): (starter: string) => Promise<boolean> {
+  const alive = new Map<string, Promise<boolean>>();
+  return (starter) => {
+    let p = alive.get(starter);
+    if (!p) {
+      p = starterAlive(store, starter, now);
+      alive.set(starter, p);
+    }
+    return p;
+  };
+}

@@ -4,7 +4,7 @@
  *   those whose backend resource vanished become `lost` (with an error saying so);
  * - sandboxes caught mid-start: finished when the resource is there and answers, else cleaned up -> `failed`
  *   (unless their starter, another replica, is alive: liveness.ts);
- * - `stopping` ones are stopped;
+ * - `stopping` ones are stopped (unless another replica that is alive is stopping them);
  * - resources labelled with this service's id that no live record claims are removed (orphans).
  * No record is deleted; every change goes through the state machine.
  */
@@ -64,6 +64,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         return;
       }
       if (rec.state === "stopping") {
+        // Another replica's stop in flight: that replica finishes it (or its reaper retries it).
+        if (await service.stopRunElsewhere(rec)) return;
         const stopped = await service.stop(rec.id);
         if (stopped.state === "stopped") report.stopped.push(rec.id);
         return;

@@ -18,6 +18,7 @@ import { type DeploymentDefaults, resolveDeployment } from "./deployments.js";
 import { errorInfo, notFound, ServiceError } from "./errors.js";
 import type { Placement } from "./fleet-placer.js";
 import { keyFingerprint, newSandboxId, requestHash } from "./ids.js";
+import { starterAliveMemo } from "./liveness.js";
 import { poolOwner } from "./pool-manager.js";
 import { withoutSecrets } from "./secrets.js";
 import { ACTIVE_STATES, HOLDING_STATES, isTerminal, transition } from "./states.js";
@@ -63,8 +64,9 @@ export interface SandboxServiceOptions {
   store: Store;
   serviceId: string;
   /**
-   * This replica's per-life id, recorded as `starter` on the sandboxes it queues and starts: with a
-   * liveness lease under that id, another replica can tell a start nobody runs any more (stale-starts.ts).
+   * This replica's per-life id, recorded as `starter` on the sandboxes it queues, starts and stops: with a
+   * liveness lease under that id, another replica can tell a start nobody runs any more (stale-starts.ts),
+   * and a stop still under way from one to retry (reaper.ts).
    */
   starter?: string;
   backends: ReadonlyMap<string, BackendAdapter>;
@@ -735,8 +737,13 @@ export class SandboxService {
     let rec = await this.mustGet(id);
     if (isTerminal(rec.state)) return rec;
     this.running.delete(id);
-    if (rec.state !== "stopping") {
-      const updated = await this.store.updateSandbox(id, { state: transition(rec.state, "stopping") });
+    // The stop is this replica's from here on (`starter`): other replicas' reapers leave it alone meanwhile.
+    const self = this.opts.starter;
+    if (rec.state !== "stopping" || (self !== undefined && rec.starter !== self)) {
+      const updated = await this.store.updateSandbox(id, {
+        ...(rec.state !== "stopping" ? { state: transition(rec.state, "stopping") } : {}),
+        ...(self !== undefined ? { starter: self } : {}),
+      });
       if (!updated) throw notFound(id);
       rec = updated;
     }
@@ -753,8 +760,12 @@ export class SandboxService {
         const info = errorInfo(err);
         this.events.backendError?.(rec.backend, info.class);
         this.log.warn({ sandbox: id, error: info }, "could not stop sandbox; the reaper retries");
-        // Stays `stopping`: the reaper tries again.
-        return rec;
+        // Stays `stopping`, claimed by nobody (unless another replica took the stop over meanwhile): any
+        // replica's reaper tries again.
+        const released = await this.store
+          .updateSandbox(id, { starter: null }, rec.version)
+          .catch(() => undefined);
+        return released ?? rec;
       }
     }
     const stopped = await this.store.updateSandbox(id, {
@@ -791,6 +802,19 @@ export class SandboxService {
       this.running.set(id, live);
     }
     return this.backend(live.backend).target(live.handle);
+  }
+
+  /**
+   * Whether another replica that is alive runs this `stopping` record's stop (it claimed it as `starter`
+   * and has not released it): a retry from here would only send the same stop twice. `isAlive` (from
+   * `starterAliveMemo`) reads each replica's lease once over a round of many records.
+   */
+  stopRunElsewhere(rec: SandboxRecord, isAlive = starterAliveMemo(this.store, this.now())): Promise<boolean> {
+    const claimer = rec.starter;
+    if (rec.state !== "stopping" || claimer === null || claimer === this.opts.starter) {
+      return Promise.resolve(false);
+    }
+    return isAlive(claimer);
   }
 
   /** Marks a sandbox adopted at start-up (its runtime answers) as reachable through the pass-through. */

@@ -15,7 +15,7 @@
 import type { Logger } from "pino";
 import type { SandboxRecord, Store } from "../store/types.js";
 import type { BackendAdapter } from "./backends/index.js";
-import { starterAlive } from "./liveness.js";
+import { starterAliveMemo } from "./liveness.js";
 import { probeRecord, removeOrphans, settleInterruptedStart } from "./reconcile.js";
 import type { SandboxService } from "./sandboxes.js";
 
@@ -61,15 +61,7 @@ export class StaleStartSweeper {
     const { store, service, backends } = this.opts;
     const report: SweepReport = { failed: [], finished: [], orphansRemoved: [] };
     const page = await store.listSandboxes({ states: ["queued", "starting"], limit: SWEEP_PAGE });
-    const alive = new Map<string, Promise<boolean>>();
-    const isAlive = (starter: string) => {
-      let p = alive.get(starter);
-      if (!p) {
-        p = starterAlive(store, starter, this.now());
-        alive.set(starter, p);
-      }
-      return p;
-    };
+    const isAlive = starterAliveMemo(store, this.now());
     const stale: SandboxRecord[] = [];
     for (const rec of page.items) {
       if (rec.starter === null || rec.starter === this.opts.self) continue;

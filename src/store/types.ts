@@ -47,8 +47,9 @@ export interface SandboxRecord {
   /** Docker host name (fleet placement) or null. */
   host: string | null;
   /**
-   * The replica (its per-life id) that queued or started the sandbox, whose liveness lease says whether the
-   * start is still being run; null for records made outside a `swerex serve` replica. Internal: not in the API.
+   * The replica (its per-life id) that queued or started the sandbox, or is stopping it, whose liveness
+   * lease says whether that start or stop is still being run; null for records made outside a `swerex serve`
+   * replica, and for a `stopping` record whose stop failed (nobody runs it). Internal: not in the API.
    */
   starter: string | null;
   error: SandboxError | null;

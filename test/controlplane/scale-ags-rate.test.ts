@@ -10,12 +10,11 @@
  * this loaded test process would stamp late whenever the process is starved and count a squeezed window
  * the replicas never sent.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { SECRET_KEY } from "../ags/emulator-helpers.js";
-import { type EmulatorProcess, startEmulatorProcess } from "../ags/emulator-process.js";
-import type { TempDatabase } from "../store/fixtures.js";
-import { describePostgres, tempPostgresDatabase } from "../store/pg-fixtures.js";
-import { type AgsReplicas, startAgsReplicas } from "./ags-replicas.js";
+import { startEmulatorProcess } from "../ags/emulator-process.js";
+import { describePostgres } from "../store/pg-fixtures.js";
+import { PER_SANDBOX_ACTIONS, perSandboxCalls, useAgsReplicas } from "./ags-replicas-fixture.js";
 
 const KEY = "ags-rate-key-aaaaaaaaaaaaaaaa";
 /** The account's limit per action, in the emulator and in the service config alike. */
@@ -23,31 +22,15 @@ const RATE = 5;
 const PER_REPLICA = 10;
 
 describePostgres("two replicas share the AGS rate limit through PostgreSQL (AGS emulator)", () => {
-  let emu: EmulatorProcess | undefined;
-  let db: TempDatabase | undefined;
-  let replicas: AgsReplicas | undefined;
-
-  beforeAll(async () => {
-    emu = await startEmulatorProcess({ defaultRateLimit: RATE });
-    db = await tempPostgresDatabase();
-    replicas = await startAgsReplicas({
-      count: 2,
-      key: KEY,
-      databaseUrl: db.url,
-      emulator: emu,
-      rateLimit: RATE,
-    });
-  }, 180_000);
-
-  afterAll(async () => {
-    await replicas?.remove();
-    await emu?.close();
-    await db?.drop();
-  }, 120_000);
+  const fixture = useAgsReplicas(() => startEmulatorProcess({ defaultRateLimit: RATE }), {
+    count: 2,
+    key: KEY,
+    rateLimit: RATE,
+  });
 
   it(`${2 * PER_REPLICA} concurrent creates on two replicas get no RequestLimitExceeded`, async () => {
-    const r = replicas as AgsReplicas;
-    const e = emu as EmulatorProcess;
+    const r = fixture.replicas();
+    const e = fixture.emulator();
     const answers = await Promise.all(
       [0, 1].flatMap((i) =>
         Array.from({ length: PER_REPLICA }, (_, n) =>
@@ -67,7 +50,13 @@ describePostgres("two replicas share the AGS rate limit through PostgreSQL (AGS 
     );
     expect(stopped.map((s) => s.body.state)).toEqual(answers.map(() => "stopped"));
     expect(await e.liveInstances()).toEqual([]);
-    expect((await e.state()).limitedCounts).toEqual({});
+    const end = await e.state();
+    expect(end.limitedCounts).toEqual({});
+    // The shared budget is spent once per sandbox: no stop is sent twice (another replica's reaper leaves a
+    // stop under way alone), and only the replica that talks to a sandbox takes its token.
+    expect(perSandboxCalls(end.callCounts)).toEqual(
+      Object.fromEntries(PER_SANDBOX_ACTIONS.map((a) => [a, 2 * PER_REPLICA])),
+    );
     for (const out of r.outputs()) expect(out).not.toContain(SECRET_KEY);
   }, 300_000);
 });

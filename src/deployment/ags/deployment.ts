@@ -495,10 +495,20 @@ export class TencentAGSDeployment extends BaseDeployment {
     this.clearState();
   }
 
+  /**
+   * Closes the runtime before its instance is stopped. Its POST /close needs the instance's token: a
+   * deployment that never held one (it adopted the instance only to stop it) does not spend an
+   * AcquireSandboxInstanceToken call, shared by the account, on a runtime that is about to go anyway; it
+   * only lets go of its own connections.
+   */
   private async closeRuntime(): Promise<void> {
     const runtime = this._runtime;
     this._runtime = undefined;
     if (!runtime) return;
+    if (this.token && !this.token.held) {
+      if (hasDispose(runtime)) await runtime.dispose().catch(() => undefined);
+      return;
+    }
     try {
       await Promise.race([
         runtime.close(),
@@ -574,6 +584,10 @@ export class TencentAGSDeployment extends BaseDeployment {
       { signal: opts.signal ?? AbortSignal.timeout(60_000) },
     );
   }
+}
+
+function hasDispose(runtime: object): runtime is { dispose(): Promise<void> } {
+  return typeof (runtime as { dispose?: unknown }).dispose === "function";
 }
 
 function errMessage(err: unknown): string {

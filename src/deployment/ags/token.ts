@@ -42,6 +42,11 @@ export class InstanceTokenProvider implements TokenSource {
     private readonly opts: { refreshBeforeMs?: number; now?: () => number } = {},
   ) {}
 
+  /** Whether a token is at hand (acquired, not invalidated since): using it costs no API call. */
+  get held(): boolean {
+    return this.token !== undefined;
+  }
+
   get expiresAt(): number {
     return this.expiresAtMs;
   }
