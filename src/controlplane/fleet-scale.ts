@@ -150,17 +150,17 @@ export function createScale(opts: ScaleOptions): Scale {
         const swept = await sweeper.sweep();
         if (swept.failed.length > 0) duties.kick("pools");
       });
-      if (config.pools.length > 0) {
-        pools = new PoolManager({
-          store,
-          service,
-          pools: config.pools,
-          logger,
-          onChange: () => duties.kick("pools"),
-        });
-        const pm = pools;
-        duties.add("pools", () => pm.refill());
-      }
+      // Runs without configured pools too: the first round stops the ready sandboxes of pools removed from
+      // the config; only a configured pool is offered to the API.
+      const pm = new PoolManager({
+        store,
+        service,
+        pools: config.pools,
+        logger,
+        onChange: () => duties.kick("pools"),
+      });
+      if (config.pools.length > 0) pools = pm;
+      duties.add("pools", () => pm.refill());
       if (fleet && health) {
         const h = health;
         const r = new FleetReconciler({ store, service, fleet, logger });

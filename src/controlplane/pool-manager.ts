@@ -23,6 +23,8 @@ import type { PoolConfig } from "./fleet-config.js";
 import type { SandboxService } from "./sandboxes.js";
 
 export const POOL_OWNER_PREFIX = "pool:";
+/** Appended to a pool sandbox's owner once it is claimed for retirement (a hand-out can no longer take it). */
+const RETIRED_SUFFIX = ":retired";
 /** After a failed pool start, wait this long before starting more (a broken image must not spin). */
 const REFILL_BACKOFF_MS = 10_000;
 /** Ready sandboxes examined per hand-out before falling back to a cold start. */
@@ -68,6 +70,7 @@ export class PoolManager {
   /** Refill starts of this process still in flight, per pool. */
   private readonly inflight = new Map<string, Set<Promise<void>>>();
   private readonly probe = new KeptAliveProbe();
+  private unconfiguredRetired = false;
 
   constructor(private readonly opts: PoolManagerOptions) {
     this.pools = new Map(opts.pools.map((p) => [p.name, p]));
@@ -191,8 +194,37 @@ export class PoolManager {
 
   /** One refill round over every pool (the duty holder calls this). */
   async refill(): Promise<void> {
+    if (!this.unconfiguredRetired) {
+      await this.retireUnconfigured();
+      this.unconfiguredRetired = true;
+    }
     const statuses = await this.status();
     await Promise.all(statuses.map((s) => this.refillPool(s)));
+  }
+
+  /**
+   * Ready sandboxes of pools the config no longer names (removed, or renamed, before this start) are
+   * stopped: they have no lease, so nothing else would ever end them. Done once per process, by the
+   * duty holder; a sandbox already handed out belongs to its key and is left alone.
+   */
+  private async retireUnconfigured(): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.opts.store.listSandboxes({
+        states: ["queued", "starting", "running", "paused"],
+        limit: 1000,
+        ...(cursor ? { cursor } : {}),
+      });
+      const orphans = page.items.filter((r) => {
+        if (!r.owner.startsWith(POOL_OWNER_PREFIX) || r.owner.endsWith(RETIRED_SUFFIX)) return false;
+        return !this.pools.has(r.owner.slice(POOL_OWNER_PREFIX.length));
+      });
+      if (orphans.length > 0) {
+        this.log.info({ count: orphans.length }, "stopping ready sandboxes of pools no longer configured");
+        await this.retire(orphans);
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
   }
 
   private async refillPool(s: PoolStatus): Promise<void> {
@@ -261,10 +293,7 @@ export class PoolManager {
       states: ["running"],
       limit: 500,
     });
-    await this.retire(
-      p,
-      page.items.filter((r) => (r.started_at ?? r.created_at) < cutoff),
-    );
+    await this.retire(page.items.filter((r) => (r.started_at ?? r.created_at) < cutoff));
   }
 
   /**
@@ -280,16 +309,16 @@ export class PoolManager {
       states: ["running"],
       limit: 500,
     });
-    await this.retire(p, page.items.slice(0, surplus));
+    await this.retire(page.items.slice(0, surplus));
   }
 
-  private async retire(p: PoolConfig, records: SandboxRecord[]): Promise<void> {
+  private async retire(records: SandboxRecord[]): Promise<void> {
     await Promise.all(
       records.map(async (r) => {
         // Claim it for retirement first, so a concurrent hand-out cannot give it away while it stops.
         const mine = await this.opts.store.updateSandbox(
           r.id,
-          { owner: `${poolOwner(p.name)}:retired` },
+          { owner: `${r.owner}${RETIRED_SUFFIX}` },
           r.version,
         );
         if (mine) await this.opts.service.stop(r.id).catch(() => undefined);
