@@ -5,7 +5,9 @@
  * the holder dies another replica takes over within `ttlMs + intervalMs` (6 s + 1 s by default, inside the
  * 10 s the service promises). A round never overlaps the previous one of the same duty; `kick` runs one
  * soon (a hand-out wants its refill now, not in a second); `stop` waits for rounds in flight and releases
- * the leases so a successor need not wait for them to expire.
+ * the leases so a successor need not wait for them to expire. A round renews its lease while it runs, so a
+ * round longer than the lease (a refill starting containers on a loaded machine) is not joined by a second
+ * replica's; past `maxRenewMs` it stops renewing, so a stuck round cannot keep the duty from the others.
  */
 import type { Logger } from "pino";
 import type { Store } from "../store/types.js";
@@ -13,6 +15,8 @@ import type { Store } from "../store/types.js";
 export const DUTY_INTERVAL_MS = 1000;
 /** Several missed ticks of a busy (but live) holder must not hand its duties away. */
 export const DUTY_TTL_MS = 6000;
+/** A round is renewed this long at most; a longer one is presumed stuck and its lease left to expire. */
+export const DUTY_MAX_RENEW_MS = 120_000;
 
 interface Duty {
   name: string;
@@ -29,6 +33,7 @@ export interface DutyRunnerOptions {
   logger: Logger;
   intervalMs?: number;
   ttlMs?: number;
+  maxRenewMs?: number;
 }
 
 export class DutyRunner {
@@ -84,12 +89,24 @@ export class DutyRunner {
   private tick(d: Duty): void {
     if (!this.running || d.round) return;
     d.round = (async () => {
-      const held = await this.opts.store.acquireDuty(
-        d.name,
-        this.opts.holder,
-        this.opts.ttlMs ?? DUTY_TTL_MS,
-      );
-      if (held) await d.run();
+      const ttl = this.opts.ttlMs ?? DUTY_TTL_MS;
+      const held = await this.opts.store.acquireDuty(d.name, this.opts.holder, ttl);
+      if (!held) return;
+      const until = Date.now() + (this.opts.maxRenewMs ?? DUTY_MAX_RENEW_MS);
+      const renew = setInterval(() => {
+        if (Date.now() > until) {
+          clearInterval(renew);
+          this.log.warn({ duty: d.name }, "duty round overran; its lease is left to expire");
+          return;
+        }
+        this.opts.store.acquireDuty(d.name, this.opts.holder, ttl).catch(() => undefined);
+      }, this.opts.intervalMs ?? DUTY_INTERVAL_MS);
+      renew.unref?.();
+      try {
+        await d.run();
+      } finally {
+        clearInterval(renew);
+      }
     })()
       .catch((err: unknown) => this.log.warn({ duty: d.name, err }, "duty round failed"))
       .finally(() => {
