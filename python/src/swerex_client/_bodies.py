@@ -21,8 +21,11 @@ def list_params(
     return params
 
 
+def given(**fields: Any) -> dict[str, Any]:
+    """A request body of the fields that were given: those passed as None are left out."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def policy_response(content: str | None, finish_reason: str, **fields: Any) -> dict[str, Any]:
-    """A PolicyResponse body (a trainer's answer to a model call); fields given as None are left out."""
-    body: dict[str, Any] = {"content": content, "finish_reason": finish_reason}
-    body.update({k: v for k, v in fields.items() if v is not None})
-    return body
+    """A PolicyResponse body (a trainer's answer to a model call); ``content`` is sent even when None."""
+    return {"content": content, "finish_reason": finish_reason, **given(**fields)}

@@ -78,6 +78,28 @@ class HttpBase:
     def _bound(self, seconds: float | None) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(total=seconds if seconds is not None else self._timeout)
 
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        async with self._http().request(
+            method,
+            f"{self.url}{path}",
+            json=json,
+            params=params,
+            headers=headers,
+            timeout=self._bound(None),
+        ) as resp:
+            await raise_for_answer(resp)
+            if resp.status == 204:
+                return None
+            return await resp.json()
+
     async def _long_poll(self, path: str, params: dict[str, str], wait: float) -> Any | None:
         """``GET path`` that the server holds up to ``wait`` seconds: the JSON answer, or None on 204."""
         async with self._http().get(

@@ -21,8 +21,8 @@ from typing import Any
 
 import aiohttp
 
-from ._bodies import list_params
-from ._http import DEFAULT_REQUEST_TIMEOUT_S, HttpBase, raise_for_answer
+from ._bodies import given, list_params
+from ._http import DEFAULT_REQUEST_TIMEOUT_S, HttpBase
 from .rollouts import RolloutsMixin
 from .runtime import RuntimeClient
 
@@ -92,28 +92,6 @@ class SwerexClient(RolloutsMixin, HttpBase):
         self._runtimes.clear()
         await super().aclose()
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Any:
-        async with self._http().request(
-            method,
-            f"{self.url}{path}",
-            json=json,
-            params=params,
-            headers=headers,
-            timeout=self._bound(None),
-        ) as resp:
-            await raise_for_answer(resp)
-            if resp.status == 204:
-                return None
-            return await resp.json()
-
     def runtime(self, sandbox_id: str) -> RuntimeClient:
         """A runtime client for ``sandbox_id`` through the pass-through (closed with this client)."""
         rt = RuntimeClient(f"{self.url}/v1/sandboxes/{sandbox_id}/runtime", self._api_key, timeout=self._timeout)
@@ -130,13 +108,7 @@ class SwerexClient(RolloutsMixin, HttpBase):
         idempotency_key: str | None = None,
     ) -> Sandbox:
         """``POST /v1/sandboxes``: running when it returns (``wait=False``: still ``starting``)."""
-        body: dict[str, Any] = {"wait": wait}
-        if deployment is not None:
-            body["deployment"] = deployment
-        if ttl is not None:
-            body["ttl"] = ttl
-        if metadata is not None:
-            body["metadata"] = metadata
+        body = given(wait=wait, deployment=deployment, ttl=ttl, metadata=metadata)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return Sandbox.from_dict(await self._call("POST", "/v1/sandboxes", json=body, headers=headers), self)
 

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._bodies import list_params, policy_response
-from ._http import MAX_LONG_POLL_S
+from ._bodies import given, list_params, policy_response
+from ._http import MAX_LONG_POLL_S, HttpBase
 
 #: States after which a rollout never changes again.
 TERMINAL_STATES = frozenset({"completed", "failed", "cancelled"})
@@ -76,8 +76,8 @@ class ModelCall:
         )
 
 
-class RolloutsMixin:
-    """Rollout and call methods of :class:`~swerex_client.SwerexClient` (it provides ``_call`` and ``_http``)."""
+class RolloutsMixin(HttpBase):
+    """Rollout and call methods of :class:`~swerex_client.SwerexClient`."""
 
     async def create_rollout(
         self,
@@ -111,11 +111,11 @@ class RolloutsMixin:
             if value is not None:
                 body[key] = value
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        created = await self._call("POST", "/v1/rollouts", json=body, headers=headers)  # type: ignore[attr-defined]
+        created = await self._call("POST", "/v1/rollouts", json=body, headers=headers)
         return Rollout.from_dict(created)
 
     async def get_rollout(self, rollout_id: str) -> Rollout:
-        return Rollout.from_dict(await self._call("GET", f"/v1/rollouts/{rollout_id}"))  # type: ignore[attr-defined]
+        return Rollout.from_dict(await self._call("GET", f"/v1/rollouts/{rollout_id}"))
 
     async def list_rollouts(
         self,
@@ -127,12 +127,12 @@ class RolloutsMixin:
     ) -> RolloutPage:
         """One page of ``GET /v1/rollouts`` (results left out)."""
         params = list_params(state, metadata, limit, cursor)
-        page = await self._call("GET", "/v1/rollouts", params=params)  # type: ignore[attr-defined]
+        page = await self._call("GET", "/v1/rollouts", params=params)
         return RolloutPage([Rollout.from_dict(r) for r in page.get("items", [])], page.get("next_cursor"))
 
     async def cancel_rollout(self, rollout_id: str) -> Rollout:
         """``DELETE /v1/rollouts/{id}``: cancels it (its sandbox is stopped); a finished one comes back as is."""
-        return Rollout.from_dict(await self._call("DELETE", f"/v1/rollouts/{rollout_id}"))  # type: ignore[attr-defined]
+        return Rollout.from_dict(await self._call("DELETE", f"/v1/rollouts/{rollout_id}"))
 
     async def wait_rollout(self, rollout_id: str, *, timeout: float | None = None) -> Rollout:
         """The rollout once it is done; :class:`asyncio.TimeoutError` after ``timeout`` seconds."""
@@ -150,7 +150,7 @@ class RolloutsMixin:
         within ``timeout`` seconds (at most 60) or the rollout ended."""
         timeout = max(0.0, min(timeout, MAX_LONG_POLL_S))
         path = f"/v1/rollouts/{rollout_id}/calls/next" if rollout_id else "/v1/calls/next"
-        body = await self._long_poll(path, {"timeout": str(timeout)}, timeout)  # type: ignore[attr-defined]
+        body = await self._long_poll(path, {"timeout": str(timeout)}, timeout)
         return None if body is None else ModelCall.from_dict(body)
 
     async def answer_call(
@@ -178,11 +178,9 @@ class RolloutsMixin:
             logprobs=logprobs,
             **extra,
         )
-        await self._call("POST", f"/v1/calls/{call_id}", json=body)  # type: ignore[attr-defined]
+        await self._call("POST", f"/v1/calls/{call_id}", json=body)
 
     async def fail_call(self, call_id: str, message: str, *, status: int = 500, code: str | None = None) -> None:
         """``POST /v1/calls/{call_id}/error``: the agent gets an OpenAI error with this status and code."""
-        body: dict[str, Any] = {"status": status, "message": message}
-        if code is not None:
-            body["code"] = code
-        await self._call("POST", f"/v1/calls/{call_id}/error", json=body)  # type: ignore[attr-defined]
+        body = given(status=status, message=message, code=code)
+        await self._call("POST", f"/v1/calls/{call_id}/error", json=body)

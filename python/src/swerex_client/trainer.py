@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._bodies import policy_response
-from ._http import DEFAULT_REQUEST_TIMEOUT_S, MAX_LONG_POLL_S, HttpBase, raise_for_answer
+from ._bodies import given, policy_response
+from ._http import DEFAULT_REQUEST_TIMEOUT_S, MAX_LONG_POLL_S, HttpBase
 
 
 
@@ -96,7 +96,7 @@ class TrainerClient(HttpBase):
             logprobs=logprobs,
             **extra,
         )
-        await self._post(f"/trainer/responses/{request_id}", body)
+        await self._call("POST", f"/trainer/responses/{request_id}", json=body)
 
     async def error(
         self,
@@ -108,15 +108,5 @@ class TrainerClient(HttpBase):
         type: str | None = None,  # noqa: A002 - OpenAI's field name
     ) -> None:
         """Fails a call: its agent gets an OpenAI error with this status (default 500) and code."""
-        body: dict[str, Any] = {"message": message}
-        if status is not None:
-            body["status"] = status
-        if code is not None:
-            body["code"] = code
-        if type is not None:
-            body["type"] = type
-        await self._post(f"/trainer/errors/{request_id}", body)
-
-    async def _post(self, path: str, body: dict[str, Any]) -> None:
-        async with self._http().post(f"{self.url}{path}", json=body, timeout=self._bound(None)) as resp:
-            await raise_for_answer(resp)
+        body = given(message=message, status=status, code=code, type=type)
+        await self._call("POST", f"/trainer/errors/{request_id}", json=body)
